@@ -1,0 +1,220 @@
+"""Camera geometry: projection, crops, rotations, and the absolute translation of a pose.
+
+Conventions used everywhere in the package (DESIGN.md sections 4.8 and 6):
+
+- Points are in metres in the camera optical frame: x right, y down, z forward (REP 103).
+- Pixel coordinates ``(u, v)`` put the centre of pixel ``(col, row)`` at ``(col, row)``, as
+  OpenCV and ``sensor_msgs/CameraInfo`` do. An image ``W`` pixels wide spans
+  ``[-0.5, W - 0.5]``.
+- ``K`` is the 3x3 pinhole intrinsic matrix; skew is honoured where it is cheap to do so.
+- 2x3 affine matrices map source pixel coordinates to destination pixel coordinates, so they can
+  be handed to ``cv2.warpAffine(src, A, (out, out))`` unchanged.
+- Quaternions are ``(x, y, z, w)``, the order of ``geometry_msgs/Quaternion``.
+
+Only numpy, scipy and OpenCV are used here: no torch, no ROS.
+"""
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from occrobnet_ros.skeleton import NUM_JOINTS, WRIST
+
+# Joints that span the palm plane (our skeleton order, see skeleton.py).
+_INDEX_MCP, _MIDDLE_MCP, _PINKY_MCP = 5, 9, 17
+
+
+# --- projection -------------------------------------------------------------------------------
+
+
+def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Pinhole projection of camera-frame points ``[..., 3]`` to pixels ``[..., 2]``."""
+    points = np.asarray(points, dtype=np.float64)
+    homogeneous = points @ np.asarray(K, dtype=np.float64).T
+    return homogeneous[..., :2] / homogeneous[..., 2:3]
+
+
+def backproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Camera-frame points ``[..., 3]`` at pixels ``uv [..., 2]`` and depths ``z [...]``.
+
+    ``depth`` is the z coordinate (what a depth camera measures), not the ray length, so
+    ``project(backproject(uv, z, K), K) == uv``.
+    """
+    return pixel_rays(uv, K) * np.asarray(depth, dtype=np.float64)[..., None]
+
+
+def pixel_rays(uv: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Viewing rays ``[..., 3]`` through pixels ``uv``, scaled so that their z is 1."""
+    uv = np.asarray(uv, dtype=np.float64)
+    homogeneous = np.concatenate([uv, np.ones_like(uv[..., :1])], axis=-1)
+    return homogeneous @ np.linalg.inv(np.asarray(K, dtype=np.float64)).T
+
+
+# --- crops and letterboxing --------------------------------------------------------------------
+
+
+def crop_box(points: np.ndarray, margin: float = 0.25, min_size: float = 32.0) -> np.ndarray:
+    """A square box ``[x0, y0, x1, y1]`` around 2D points, enlarged by ``margin``.
+
+    The box is centred on the points' bounding box; its side is the longer side of that bounding
+    box times ``1 + margin``, and at least ``min_size`` pixels. Non-finite points are ignored.
+    The box may extend past the image: the crop transform fills outside with the border value.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) == 0:
+        raise ValueError("crop_box needs at least one finite 2D point")
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre = (low + high) / 2.0
+    half = max(float((high - low).max()) * (1.0 + margin), min_size) / 2.0
+    return np.array([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half])
+
+
+def crop_transform(box: np.ndarray, out_size: int) -> np.ndarray:
+    """The 2x3 affine that maps the box ``[x0, y0, x1, y1]`` onto an ``out_size`` square.
+
+    The box's edges go to the crop's edges (``-0.5`` and ``out_size - 0.5``), keeping the
+    aspect ratio: a non-square box is scaled by its longer side and centred (letterboxed).
+    """
+    x0, y0, x1, y1 = (float(value) for value in box)
+    width, height = x1 - x0, y1 - y0
+    if width <= 0 or height <= 0:
+        raise ValueError(f"crop box must have positive size, got {box}")
+    scale = out_size / max(width, height)
+    # The box centre goes to the crop centre, which is (out_size - 1) / 2 in pixel-centre
+    # coordinates; the box edges then land on -0.5 and out_size - 0.5.
+    crop_centre = (out_size - 1) / 2.0
+    shift_x = crop_centre - scale * (x0 + x1) / 2.0
+    shift_y = crop_centre - scale * (y0 + y1) / 2.0
+    return np.array([[scale, 0.0, shift_x], [0.0, scale, shift_y]])
+
+
+def letterbox_transform(width: int, height: int, out_size: int) -> np.ndarray:
+    """The 2x3 affine that fits a whole ``width x height`` image into an ``out_size`` square."""
+    return crop_transform(np.array([-0.5, -0.5, width - 0.5, height - 0.5]), out_size)
+
+
+def invert_affine(A: np.ndarray) -> np.ndarray:
+    """The inverse of a 2x3 affine (crop pixels back to image pixels, for example)."""
+    full = np.vstack([np.asarray(A, dtype=np.float64), [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def apply_affine(A: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to 2D points ``[..., 2]``."""
+    A = np.asarray(A, dtype=np.float64)
+    return np.asarray(points, dtype=np.float64) @ A[:, :2].T + A[:, 2]
+
+
+def crop_intrinsics(K: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Intrinsics of the image warped by the 2x3 affine ``A`` (a crop or letterbox)."""
+    full = np.vstack([np.asarray(A, dtype=np.float64), [0.0, 0.0, 1.0]])
+    return full @ np.asarray(K, dtype=np.float64)
+
+
+# --- rotations -------------------------------------------------------------------------------
+
+
+def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``[..., 3, 3]`` to unit quaternions ``[..., 4]`` (x, y, z, w), w >= 0."""
+    R = np.asarray(R, dtype=np.float64)
+    q = Rotation.from_matrix(R.reshape(-1, 3, 3)).as_quat()
+    q = np.where(q[:, 3:4] < 0.0, -q, q)  # one canonical sign, as ROS tools expect
+    return q.reshape(R.shape[:-2] + (4,))
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Quaternions ``[..., 4]`` (x, y, z, w; normalised here) to rotation matrices."""
+    q = np.asarray(q, dtype=np.float64)
+    R = Rotation.from_quat(q.reshape(-1, 4)).as_matrix()
+    return R.reshape(q.shape[:-1] + (3, 3))
+
+
+def rotvec_to_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle vectors ``[..., 3]`` (radians) to rotation matrices ``[..., 3, 3]``."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    R = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix()
+    return R.reshape(rotvec.shape[:-1] + (3, 3))
+
+
+def matrix_to_rotvec(R: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``[..., 3, 3]`` to axis-angle vectors ``[..., 3]`` (radians)."""
+    R = np.asarray(R, dtype=np.float64)
+    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(R.shape[:-2] + (3,))
+
+
+# --- absolute pose -----------------------------------------------------------------------------
+
+
+def solve_translation(
+    uv: np.ndarray, points_rel: np.ndarray, K: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The translation ``t`` for which ``project(points_rel + t, K)`` best matches ``uv``.
+
+    DESIGN.md section 4.8: the network predicts root-relative 3D joints (or object corners
+    relative to the object centre) and their 2D pixels; the camera-frame translation follows by
+    linear least squares. With normalised coordinates ``(x, y, 1) = K^-1 (u, v, 1)``, each point
+    gives two equations linear in ``t``::
+
+        (X + tx) - x (Z + tz) = 0        (Y + ty) - y (Z + tz) = 0
+
+    ``weights`` (per point, >= 0; e.g. joint confidences) scale each point's squared residuals.
+    Points with a zero weight or non-finite values are ignored. Raises ``ValueError`` when fewer
+    than 2 valid points remain, or when they do not determine ``t`` (all on one viewing ray).
+    """
+    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    points_rel = np.asarray(points_rel, dtype=np.float64).reshape(-1, 3)
+    if len(uv) != len(points_rel):
+        raise ValueError(f"{len(uv)} 2D points but {len(points_rel)} 3D points")
+    w = np.ones(len(uv)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    valid = np.isfinite(uv).all(1) & np.isfinite(points_rel).all(1) & np.isfinite(w) & (w > 0)
+    if valid.sum() < 2:
+        raise ValueError(
+            f"solve_translation needs at least 2 valid points, got {int(valid.sum())}"
+        )
+    rays = pixel_rays(uv[valid], K)  # (x, y, 1)
+    X, sqrt_w = points_rel[valid], np.sqrt(w[valid])
+    n = len(X)
+    A = np.zeros((2 * n, 3))
+    A[0::2, 0] = 1.0
+    A[1::2, 1] = 1.0
+    A[0::2, 2] = -rays[:, 0]
+    A[1::2, 2] = -rays[:, 1]
+    b = np.empty(2 * n)
+    b[0::2] = rays[:, 0] * X[:, 2] - X[:, 0]
+    b[1::2] = rays[:, 1] * X[:, 2] - X[:, 1]
+    row_weights = np.repeat(sqrt_w, 2)
+    t, _, rank, _ = np.linalg.lstsq(A * row_weights[:, None], b * row_weights, rcond=None)
+    if rank < 3:
+        raise ValueError("solve_translation: the points do not determine the translation")
+    return t
+
+
+def palm_orientation(joints: np.ndarray, left: bool = False) -> np.ndarray:
+    """The wrist frame of one hand's 21 joints (our order) as a 3x3 rotation, columns x, y, z.
+
+    - x points from the wrist to the middle-finger MCP (along the hand);
+    - z is the palm normal, pointing out of the palm (the palmar side), for both hands; it is
+      the normal of the plane through the wrist and the index and little-finger MCPs, made
+      orthogonal to x;
+    - y = z x x completes a right-handed frame. It points to the thumb side on a right hand and
+      to the little-finger side on a left hand, because a left hand is a mirrored right hand.
+
+    This is the orientation of the wrist pose in ``HandPose`` messages and TF.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.shape != (NUM_JOINTS, 3):
+        raise ValueError(f"palm_orientation expects joints of shape (21, 3), got {joints.shape}")
+    wrist = joints[WRIST]
+    x = _unit(joints[_MIDDLE_MCP] - wrist)
+    # index x pinky (from the wrist) points to the back of a right hand and the palm of a left one.
+    normal = np.cross(joints[_INDEX_MCP] - wrist, joints[_PINKY_MCP] - wrist)
+    z = normal if left else -normal
+    z = _unit(z - np.dot(z, x) * x)
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vector)
+    if not np.isfinite(norm) or norm < 1e-12:
+        raise ValueError("degenerate hand: joints coincide, cannot build a palm frame")
+    return vector / norm
