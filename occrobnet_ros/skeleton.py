@@ -31,6 +31,7 @@ JOINT_NAMES = ("wrist",) + tuple(
     for joint in (_THUMB_JOINTS if finger == "thumb" else _FINGER_JOINTS)
 )
 WRIST = 0
+MIDDLE_MCP = 9
 FINGERTIPS = (4, 8, 12, 16, 20)
 
 # Each joint's parent in the kinematic tree (-1 for the wrist): a finger's first joint hangs
@@ -47,3 +48,50 @@ def hand_slice(hand: int) -> slice:
 
 
 assert len(JOINT_NAMES) == NUM_JOINTS
+
+
+# --- Order maps to other datasets ---------------------------------------------------------------
+# Convention: ``OURS_FROM_X[i]`` is the index, in X's order, of our joint ``i``, so
+# ``joints_ours = joints_x[..., OURS_FROM_X, :]``; ``X_FROM_OURS`` is its inverse permutation,
+# ``joints_x = joints_ours[..., X_FROM_OURS, :]``.
+
+# InterHand2.6M (and Keypoint Transformer for every dataset): per hand, each finger tip first
+# (thumb4..thumb1, index4..index1, ..., pinky4..pinky1), wrist last (20); thumb1 is the CMC.
+# Source: KT tool/hand_skeleton/skeleton.txt, IH data/InterHand2.6M/dataset.py.
+OURS_FROM_INTERHAND = np.array(
+    [20, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16], dtype=np.int64
+)
+INTERHAND_ROOT = 20  # the wrist; the left hand's is 20 + 21 = 41
+
+# HO-3D / H2O-3D annotations and the HO-3D submission: MANO's 16 joints (wrist; index, middle,
+# pinky, ring, thumb from the palm out), then the five tips thumb..pinky.
+# Source: KT data/dataset_ho3d.py jointsMapManoToDefault / jointsNormalToManoMap.
+OURS_FROM_HO3D = np.array(
+    [0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20], dtype=np.int64
+)
+HO3D_ROOT = 0  # the wrist
+HO3D_MIDDLE_MCP = 4  # the end of the bone HO-3D's scale-translation alignment measures
+
+# MediaPipe Hands landmarks: wrist, then each finger from the palm to the tip, thumb to pinky,
+# which is exactly our order.
+OURS_FROM_MEDIAPIPE = np.arange(NUM_JOINTS, dtype=np.int64)
+
+
+def inverse_map(index_map: np.ndarray) -> np.ndarray:
+    """The inverse permutation: ``x[m][inverse_map(m)] == x`` for a permutation ``m``."""
+    inverse = np.empty_like(index_map)
+    inverse[index_map] = np.arange(len(index_map))
+    return inverse
+
+
+def two_hand_map(index_map: np.ndarray) -> np.ndarray:
+    """A 21-joint map applied to both halves of a right-then-left 42-joint array."""
+    return np.concatenate([index_map, index_map + NUM_JOINTS])
+
+
+INTERHAND_FROM_OURS = inverse_map(OURS_FROM_INTERHAND)
+HO3D_FROM_OURS = inverse_map(OURS_FROM_HO3D)
+MEDIAPIPE_FROM_OURS = inverse_map(OURS_FROM_MEDIAPIPE)
+
+assert JOINT_NAMES[MIDDLE_MCP] == "middle_mcp"
+assert OURS_FROM_HO3D[MIDDLE_MCP] == HO3D_MIDDLE_MCP
