@@ -1,0 +1,69 @@
+"""Helpers for tests that start ROS 2 processes.
+
+Every such test runs in its own DDS domain (ROS_DOMAIN_ID derived from the pytest process id),
+discovers only on this machine, uses the project's Fast DDS profile (big images need its
+shared-memory segment), and kills every process it started, even when the test fails.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FASTDDS_PROFILE = REPO / "config" / "fastdds_shm.xml"
+
+
+def isolated_ros_env(extra: dict | None = None) -> dict:
+    """The environment for a test's ROS processes: own domain, localhost only, our profile."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(isolated_domain_id())
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["RMW_IMPLEMENTATION"] = "rmw_fastrtps_cpp"
+    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(FASTDDS_PROFILE)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def isolated_domain_id() -> int:
+    # Domains 1-100 (0 is the default that real robots use). Derived from the pid so that
+    # test runs started side by side on one machine do not see each other.
+    return 1 + os.getpid() % 100
+
+
+@contextlib.contextmanager
+def ros_process(args: list[str], env: dict | None = None, **popen_kwargs):
+    """Start `python args...` in its own process group; kill the group on exit."""
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        env=env or isolated_ros_env(),
+        start_new_session=True,
+        stdout=popen_kwargs.pop("stdout", subprocess.PIPE),
+        stderr=popen_kwargs.pop("stderr", subprocess.STDOUT),
+        text=True,
+        **popen_kwargs,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGINT (a clean rclpy shutdown), then SIGKILL if it does not end in time."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout)
+    else:
+        # The leader ended; make sure nothing it left behind in its group lives on.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
