@@ -12,6 +12,7 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
+    "evaluate": ("occrobnet_ros.evaluate", "Score prediction files with the paper's metrics."),
 }
 
 
