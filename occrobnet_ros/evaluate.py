@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
 # --- datasets
 
-Curves = dict[str, tuple[np.ndarray, np.ndarray, str]]  # name -> (errors (N, J), valid, unit)
+# name -> (errors (N, J) in metres, valid mask or None, the unit to plot in)
+Curves = dict[str, tuple[np.ndarray, np.ndarray | None, str]]
 
 
 def evaluate_ho3d(args: argparse.Namespace) -> tuple[dict[str, Any], Curves]:
@@ -206,6 +207,8 @@ def _array(
 ) -> np.ndarray:
     """``value`` as a finite float array of ``(frames, *shape)``, or an InputError saying why."""
     _check_frames(value, path, what, frames)
+    if not value:
+        raise InputError(f"{path}: {what} is empty")
     expected = "N x " + " x ".join(str(n) for n in shape)
     try:
         array = np.asarray(value, dtype=float)
