@@ -65,9 +65,12 @@ def mean_of_joint_means(errors: np.ndarray, valid: np.ndarray | None = None) -> 
     """The mean over joints of :func:`per_joint_mean`, skipping joints with no valid sample.
 
     This is how InterHand2.6M and HO-3D average (a mean of per-joint means, not a mean over all
-    joint instances); KT uses ``np.nanmean`` so a joint never seen is skipped, as here.
+    joint instances); KT uses ``np.nanmean`` so a joint never seen is skipped, as here. A NaN
+    error of a valid joint is not skipped: it makes the result NaN, as in the official code.
     """
-    return _nanmean(per_joint_mean(errors, valid))
+    errors = np.asarray(errors, float)
+    seen = _mask(valid, errors.shape).any(axis=0)
+    return _mean(per_joint_mean(errors, valid)[seen])
 
 
 def pck_curve(
@@ -106,7 +109,8 @@ def auc(
     thresholds = auc_thresholds(max_value, steps, min_value)
     curves = pck_curve(errors, thresholds, valid)
     norm = np.trapezoid(np.ones_like(thresholds), thresholds)
-    return _nanmean(np.trapezoid(curves, thresholds, axis=-1) / norm)
+    per_joint = np.trapezoid(curves, thresholds, axis=-1) / norm
+    return _mean(per_joint[~np.isnan(per_joint)])  # NaN rows: joints never seen
 
 
 # --- HO-3D: scale-translation and Procrustes alignment
@@ -149,7 +153,10 @@ def align_procrustes(
     gt_norm = np.linalg.norm(gt_c, axis=(-2, -1), keepdims=True) + 1e-8
     pred_norm = np.linalg.norm(pred_c, axis=(-2, -1), keepdims=True) + 1e-8
     gt_c, pred_c = gt_c / gt_norm, pred_c / pred_norm
-    u, sigma, vt = np.linalg.svd(np.swapaxes(gt_c, -1, -2) @ pred_c)
+    cross = np.swapaxes(gt_c, -1, -2) @ pred_c
+    finite = np.isfinite(cross).all(axis=(-2, -1), keepdims=True)
+    # A set with NaN gets NaN (the SVD would fail); the official code would stop there.
+    u, sigma, vt = np.linalg.svd(np.where(finite, cross, 0.0))
     if not allow_reflection:
         sign = np.sign(np.linalg.det(u @ vt))
         sign = np.where(sign == 0, 1.0, sign)
@@ -159,7 +166,8 @@ def align_procrustes(
         sigma[..., -1] *= sign
     rotation = u @ vt  # gt_n @ rotation ~ pred_n, so pred_n @ rotation^T ~ gt_n
     scale = sigma.sum(axis=-1)[..., None, None]
-    return (pred_c @ np.swapaxes(rotation, -1, -2)) * scale * gt_norm + gt_mean
+    aligned = (pred_c @ np.swapaxes(rotation, -1, -2)) * scale * gt_norm + gt_mean
+    return np.where(finite, aligned, np.nan)
 
 
 def ho3d_aligned_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
@@ -254,7 +262,7 @@ def mrrpe_interhand(
     _, is_interacting = _hand_type_masks(hand_type, len(np.asarray(pred)))
     valid = np.asarray(joint_valid).astype(bool)
     used = is_interacting & valid[:, ROOTS[0]] & valid[:, ROOTS[1]]
-    return _nanmean(mrrpe_errors(pred, gt)[used]) * M_TO_MM
+    return _mean(mrrpe_errors(pred, gt)[used]) * M_TO_MM
 
 
 def interhand_metrics(
@@ -285,7 +293,7 @@ def h2o3d_hand_metrics(
     for hand, name in ((RIGHT, "right"), (LEFT, "left")):
         part = hand_slice(hand)
         report[f"mpjpe_{name}_cm"] = mean_of_joint_means(errors[:, part], valid[:, part])
-    report["mrrpe_cm"] = _nanmean(mrrpe_errors(pred, gt)[roots_valid]) * M_TO_CM
+    report["mrrpe_cm"] = _mean(mrrpe_errors(pred, gt)[roots_valid]) * M_TO_CM
     return report
 
 
@@ -308,16 +316,16 @@ def hand_pose_errors(
     pred = np.asarray(pred, float)
     valid = interhand_joint_valid(_mask(valid, pred.shape[:2]))
     errors = root_relative_errors(pred, gt) * M_TO_MM
-    report = {"mpjpe_mm": _nanmean(errors[valid])}
+    report = {"mpjpe_mm": _mean(errors[valid])}
     for hand, name in ((RIGHT, "right"), (LEFT, "left")):
         part = hand_slice(hand)
-        report[f"mpjpe_{name}_mm"] = _nanmean(errors[:, part][valid[:, part]])
+        report[f"mpjpe_{name}_mm"] = _mean(errors[:, part][valid[:, part]])
     roots_valid = valid[:, ROOTS[0]] & valid[:, ROOTS[1]]
-    report["mrrpe_mm"] = _nanmean(mrrpe_errors(pred, gt)[roots_valid]) * M_TO_MM
+    report["mrrpe_mm"] = _mean(mrrpe_errors(pred, gt)[roots_valid]) * M_TO_MM
     if visible is not None:
         seen = np.asarray(visible).astype(bool)
-        report["mpjpe_visible_mm"] = _nanmean(errors[valid & seen])
-        report["mpjpe_occluded_mm"] = _nanmean(errors[valid & ~seen])
+        report["mpjpe_visible_mm"] = _mean(errors[valid & seen])
+        report["mpjpe_occluded_mm"] = _mean(errors[valid & ~seen])
     return report
 
 
@@ -419,7 +427,7 @@ def mssd_report(errors: np.ndarray, object_names: Sequence[str]) -> dict[str, ob
     errors = np.asarray(errors, float)
     names = np.asarray(object_names)
     per_object = {str(n): float(errors[names == n].mean() * M_TO_CM) for n in dict.fromkeys(names)}
-    return {"mssd_cm": _nanmean(errors) * M_TO_CM, "mssd_per_object_cm": per_object}
+    return {"mssd_cm": _mean(errors) * M_TO_CM, "mssd_per_object_cm": per_object}
 
 
 # --- helpers
@@ -432,11 +440,10 @@ def _mask(valid: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.asarray(valid).astype(bool), shape)
 
 
-def _nanmean(values: np.ndarray) -> float:
-    """The mean of the non-NaN values, NaN (without a warning) when there is none."""
+def _mean(values: np.ndarray) -> float:
+    """The mean, NaN (without a warning) when there are no values; NaN values propagate."""
     values = np.asarray(values, float)
-    kept = values[~np.isnan(values)]
-    return float(kept.mean()) if kept.size else float("nan")
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _hand_type_masks(hand_type: Sequence[str], num_frames: int) -> tuple[np.ndarray, np.ndarray]:

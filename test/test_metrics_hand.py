@@ -241,3 +241,13 @@ def test_hand_pose_errors_split_visible_and_occluded():
     masked = metrics.hand_pose_errors(pred, gt, valid=valid, visible=visible)
     assert np.isnan(masked["mpjpe_left_mm"]) and np.isnan(masked["mpjpe_occluded_mm"])
     assert np.isnan(masked["mrrpe_mm"])
+
+
+def test_nan_prediction_is_not_silently_dropped():
+    gt = two_hands(2)
+    pred = gt.copy()
+    pred[1, 5, 0] = np.nan
+    types = ["interacting", "interacting"]
+    assert np.isnan(metrics.mpjpe_interhand(pred, gt, np.ones((2, 42)), types)["mpjpe_all_mm"])
+    assert np.isnan(metrics.hand_pose_errors(pred, gt)["mpjpe_mm"])
+    assert np.isnan(metrics.ho3d_hand_metrics(pred[:, :21], gt[:, :21])["joint_error_cm"])
