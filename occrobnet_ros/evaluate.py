@@ -293,7 +293,9 @@ def write_pck_plots(curves: Curves, directory: Path) -> list[Path]:
         scale = metrics.M_TO_CM if unit == "cm" else metrics.M_TO_MM
         figure, axes = plt.subplots(figsize=(5, 4))
         axes.plot(thresholds * scale, pck)
-        axes.set(xlabel=f"error threshold ({unit})", ylabel="PCK", ylim=(0, 1), title=name)
+        area = metrics.auc(errors, metrics.HO3D_AUC_MAX_M, metrics.HO3D_AUC_STEPS, valid)
+        title = f"{name} (AUC {area:.3f})"
+        axes.set(xlabel=f"error threshold ({unit})", ylabel="PCK", ylim=(0, 1), title=title)
         axes.grid(True, alpha=0.3)
         path = directory / f"{name}.png"
         figure.savefig(path, dpi=100, bbox_inches="tight")
