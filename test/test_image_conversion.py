@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -357,7 +357,7 @@ def _fuzzed_images(draw) -> Image:
     )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(msg=_fuzzed_images())
 def test_fuzzed_images_only_ever_raise_image_conversion_error(msg):
     try:
@@ -372,7 +372,7 @@ _VALID_PNG = bytes(rgb_to_compressed_msg(_rgb(11), fmt="png").data)
 _VALID_JPEG = bytes(rgb_to_compressed_msg(_smooth_rgb(16, 24)).data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(
     fmt=st.one_of(
         st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "32FC1; x"]),

@@ -6,8 +6,8 @@ encoding a ROS camera driver publishes into that array, and refuses everything e
 (DESIGN.md section 5: a bad frame is logged, counted and skipped; the node keeps serving).
 
 cv_bridge is deliberately not used, even where it is importable: this numpy/OpenCV path is the
-one that is tested, it gives identical results on every install, and it avoids cv_bridge's
-numpy-ABI problems (ENVIRONMENT.md). The raw path reads ``msg.data`` with ``np.frombuffer`` and
+one that is tested, it behaves the same with or without a ROS install, and the PyPI cv-bridge
+is broken on numpy 2 (ENVIRONMENT.md). The raw path reads ``msg.data`` with ``np.frombuffer`` and
 honours ``step`` with a strided view, so ``rgb8`` costs no copy at all and ``bgr8`` one
 ``cv2.cvtColor``. Results may be read-only views of ``msg.data``: copy before drawing on them.
 
@@ -179,9 +179,8 @@ def compressed_to_rgb(
     if decoded.dtype == np.uint16:
         decoded = (decoded >> 8).astype(np.uint8)
     pixels = decoded.reshape(decoded.shape[0], decoded.shape[1], -1)
-    return _ENCODINGS[_decoded_encoding(pixels.shape[2], source, "rgb" in compressed)].to_rgb(
-        pixels
-    )
+    encoding = _decoded_encoding(pixels.shape[2], source, rgb_order="rgb" in compressed)
+    return _ENCODINGS[encoding].to_rgb(pixels)
 
 
 def rgb_to_image_msg(rgb: np.ndarray, header: Header | None = None) -> Image:
