@@ -298,6 +298,8 @@ def test_compressed_mono_alpha_16_bit_and_bayer():
     mosaic = _mosaic((10, 20, 30), "gbrg", H, W).astype(np.uint8)
     out = compressed_to_rgb(_compressed(mosaic, "bayer_gbrg8; png compressed "))
     np.testing.assert_array_equal(out, np.broadcast_to((10, 20, 30), (H, W, 3)))
+    not_bayer = compressed_to_rgb(_compressed(mosaic, "gbrg8; png compressed "))
+    np.testing.assert_array_equal(not_bayer[..., 0], mosaic)  # an unknown name: grey
 
 
 def test_bad_compressed_data_is_refused_with_its_reason():

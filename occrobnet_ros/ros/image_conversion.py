@@ -116,6 +116,7 @@ _PAIRED_PIXELS = ("uyvy", "yuv422", "yuyv", "yuv422_yuy2")  # two pixels share o
 _DEPTH = ("16uc1", "32fc1")  # REP 118 depth images
 _GENERIC = re.compile(r"(8|16|32|64)(u|s|f)c\d*")  # OpenCV types: channel order unknown
 _KNOWN_UNSUPPORTED = ("nv12", "nv21", "nv24")
+_BAYER_NAME = re.compile(r"bayer_(rggb|bggr|gbrg|grbg)(8|16)")
 
 
 def image_to_rgb(
@@ -278,8 +279,8 @@ def _high_bytes(pixels: np.ndarray, big_endian: bool) -> np.ndarray:
 def _decoded_encoding(channels: int, source: str, rgb_order: bool) -> str:
     """The encoding of what ``cv2.imdecode`` returned, given the ``format`` string's parts."""
     if channels == 1:
-        bayer = source.removesuffix("16").removesuffix("8")
-        return f"{bayer}8" if bayer.removeprefix("bayer_") in _BAYER else "mono8"
+        bayer = _BAYER_NAME.fullmatch(source)
+        return f"bayer_{bayer[1]}8" if bayer else "mono8"
     if channels in (3, 4):
         return ("rgb" if rgb_order else "bgr") + ("a" if channels == 4 else "") + "8"
     raise ImageConversionError("decode_failed", f"decoded image has {channels} channels")
