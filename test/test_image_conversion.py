@@ -370,17 +370,22 @@ def test_fuzzed_images_only_ever_raise_image_conversion_error(msg):
     assert out.dtype == np.uint8 and out.shape == (msg.height, msg.width, 3)
 
 
-_VALID_PNG = bytes(rgb_to_compressed_msg(_rgb(11), fmt="png").data)
-_VALID_JPEG = bytes(rgb_to_compressed_msg(_smooth_rgb(16, 24)).data)
+_FUZZ_BASES = [
+    b"",
+    bytes(rgb_to_compressed_msg(_rgb(11), fmt="png").data),
+    bytes(rgb_to_compressed_msg(_smooth_rgb(16, 24)).data),
+    cv2.imencode(".png", _rgb(12)[..., 0])[1].tobytes(),  # one channel: mono or Bayer
+]
+_FUZZ_FORMATS = [
+    "jpeg", "png", "rgb8; jpeg compressed bgr8", "32FC1; x", "rggb8; png", "bayer_bggr16; png",
+    "mono16; png", "x; compressed rgb",
+]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(
-    fmt=st.one_of(
-        st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "32FC1; x"]),
-        st.text(max_size=20),
-    ),  # fmt: skip
-    base=st.sampled_from([b"", _VALID_PNG, _VALID_JPEG]),
+    fmt=st.one_of(st.sampled_from(_FUZZ_FORMATS), st.text(max_size=20)),
+    base=st.sampled_from(_FUZZ_BASES),
     cut=st.integers(0, 2000),
     flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), max_size=4),
     tail=st.binary(max_size=64),
