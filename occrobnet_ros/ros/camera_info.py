@@ -3,9 +3,8 @@
 Which matrix (sensor_msgs/msg/CameraInfo.msg):
 
 - ``k`` (row-major 3x3) describes the *raw*, distorted image (``image_raw``). The estimator is
-  a pinhole model and ignores ``d``; that is what OccRobNet's training data assume, and lens
-  distortion of ordinary cameras costs a few pixels at the border (:func:`is_distorted` lets
-  the node warn about it).
+  a pinhole model and ignores ``d``: fine for mildly distorted lenses, while a wide-angle
+  camera should go through image_proc first (:func:`is_distorted` lets the node warn).
 - The left 3x3 block of ``p`` describes the *rectified* image (``image_rect*`` topics from
   image_proc): pass ``use_projection=True`` there.
 
