@@ -11,7 +11,7 @@ demo:
 	bash scripts/demo.sh
 
 lint: setup
-	bash -c 'source env.sh && ruff check . && ruff format --check .'
+	bash -c 'set +u; source env.sh && ruff check . && ruff format --check .'
 
 clean:
 	rm -rf build install log env.sh .venv
