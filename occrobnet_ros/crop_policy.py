@@ -1,0 +1,32 @@
+"""Where the network looks: the square crop fed to the model, shared by training and inference.
+
+Training (data/targets.py) and inference (estimator.py) MUST use this policy, or the network
+sees crops at inference that it never saw in training:
+
+- ``FULL_FRAME``: the whole image letterboxed into the square input. Inference uses it when it
+  knows nothing yet (first frame, or everything lost); training uses it for a fraction
+  ``FULL_FRAME_TRAINING_FRACTION`` of the samples so that the network works on such input.
+- ``ROI``: a square box around the hands' 2D joints and the object's 2D corners, enlarged by
+  ``ROI_MARGIN`` (Keypoint Transformer crops around the GT joints in the same way). Inference
+  takes the points from the previous frame's prediction; training from the ground truth, with
+  the jitter of data/augment.py on top.
+"""
+
+import numpy as np
+
+from occrobnet_ros import geometry
+
+ROI_MARGIN = 0.4  # fraction added to the points' extent
+ROI_MIN_SIZE = 96.0  # px: never zoom in further than this in the original image
+FULL_FRAME_TRAINING_FRACTION = 0.3
+
+
+def full_frame_transform(width: int, height: int, input_size: int) -> np.ndarray:
+    """The 2x3 affine image -> crop that letterboxes the whole image."""
+    return geometry.letterbox_transform(width, height, input_size)
+
+
+def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
+    """The 2x3 affine image -> crop of the square box around ``points_2d`` [N, 2] (px)."""
+    box = geometry.crop_box(points_2d, margin=ROI_MARGIN, min_size=ROI_MIN_SIZE)
+    return geometry.crop_transform(box, input_size)
