@@ -1,0 +1,152 @@
+"""Checkpoints as safetensors files that carry their model config.
+
+``save_model(model, path)`` writes every state-dict tensor plus the JSON of the model's
+``OccRobNetConfig`` under the metadata key ``occrobnet_config``, so ``load_model(path)``
+rebuilds the model from the file alone. Loading is strict: every key and shape must match,
+and the first mismatch is named. Pickle-based files (``torch.save``: .pt/.pth/.ckpt/.pkl,
+zip or raw pickle) are refused, because unpickling an untrusted file executes arbitrary code.
+Every failure raises ``CheckpointError``.
+"""
+
+import json
+import struct
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .occrobnet import OccRobNet, OccRobNetConfig, build_model
+
+CONFIG_KEY = "occrobnet_config"
+FORMAT_KEY = "format"
+FORMAT = "occrobnet-safetensors-1"
+PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_PROTOCOL_OPCODE = 0x80  # pickle protocol >= 2 starts with PROTO <n>
+SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be (safely) loaded; the message says why."""
+
+
+def save_model(
+    model: OccRobNet, path: str | Path, extra_metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``model``'s weights and config to a safetensors file."""
+    metadata = {FORMAT_KEY: FORMAT, CONFIG_KEY: model.config.to_json()}
+    metadata.update(extra_metadata or {})
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[OccRobNet, OccRobNetConfig]:
+    """Rebuild the model stored in ``path`` (in eval mode) and return it with its config."""
+    metadata, tensors = read_safetensors(path)
+    if CONFIG_KEY not in metadata:
+        raise CheckpointError(f"{path}: no '{CONFIG_KEY}' in the safetensors metadata")
+    try:
+        config = OccRobNetConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: invalid model config in the metadata: {error}") from None
+    model = build_model(config)
+    load_state_strict(model, tensors, str(path))
+    return model.to(device).eval(), config
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a safetensors file, after refusing pickles and truncation."""
+    path = Path(path)
+    check_not_pickle(path)
+    check_safetensors_header(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: corrupt safetensors file: {error}") from None
+    return metadata, tensors
+
+
+def check_not_pickle(path: Path) -> None:
+    """Refuse pickle-based files by name and by their first bytes."""
+    reason = (
+        "it is a pickle-based PyTorch file, and loading a pickle can execute arbitrary code; "
+        "convert it to safetensors where you trust it"
+    )
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise CheckpointError(f"{path}: refused: {reason}")
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(8)
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read: {error}") from None
+    if head.startswith(ZIP_MAGIC) or (len(head) >= 2 and head[0] == PICKLE_PROTOCOL_OPCODE):
+        raise CheckpointError(f"{path}: refused: {reason}")
+
+
+def check_safetensors_header(path: Path) -> None:
+    """The 8-byte header length and the JSON header must fit in the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        prefix = stream.read(8)
+        if len(prefix) < 8:
+            raise CheckpointError(f"{path}: truncated or not a safetensors file ({size} bytes)")
+        (header_length,) = struct.unpack("<Q", prefix)
+        if header_length > min(size - 8, SAFETENSORS_HEADER_LIMIT):
+            raise CheckpointError(f"{path}: truncated or not a safetensors file (bad header)")
+        try:
+            header = json.loads(stream.read(header_length))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CheckpointError(f"{path}: corrupt safetensors header") from None
+    try:
+        ends = [int(e["data_offsets"][1]) for k, e in header.items() if k != "__metadata__"]
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: corrupt safetensors header") from None
+    if 8 + header_length + max(ends, default=0) > size:
+        raise CheckpointError(
+            f"{path}: truncated: the header describes {max(ends)} data bytes, the file holds "
+            f"{size - 8 - header_length}"
+        )
+
+
+def load_state_strict(
+    module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
+    """Copy ``tensors`` into ``module``; every key and shape must match."""
+    expected = module.state_dict()
+    for key in sorted(set(expected) | set(tensors)):
+        if key not in tensors:
+            raise CheckpointError(f"{source}: missing tensor '{key}'")
+        if key not in expected:
+            raise CheckpointError(f"{source}: unexpected tensor '{key}'")
+        if tuple(tensors[key].shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{source}: tensor '{key}' has shape {tuple(tensors[key].shape)}, "
+                f"the model expects {tuple(expected[key].shape)}"
+            )
+    module.load_state_dict(tensors, strict=True)
+
+
+def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
+    """Initialise the ResNet body from a torchvision ImageNet state dict (safetensors).
+
+    Accepts plain ResNet keys (``conv1.weight``, ``layer1.0.bn1.running_mean``, ...) or the
+    same under ``body.`` / ``backbone.body.``; the classifier (``fc.*``) is ignored. Returns
+    the ignored keys. Every body tensor must be present with its shape.
+    """
+    _, tensors = read_safetensors(path)
+    body = {}
+    for key, value in tensors.items():
+        for prefix in ("backbone.body.", "body.", ""):
+            if key.startswith(prefix):
+                body[key[len(prefix) :]] = value
+                break
+    ignored = sorted(key for key in body if key.startswith("fc."))
+    for key in ignored:
+        del body[key]
+    load_state_strict(model.backbone.body, body, str(path))
+    return ignored

@@ -1,0 +1,188 @@
+"""Prediction heads: heatmaps and segmentation on the feature map, identity on the encoder
+tokens, hand and object pose on the decoder queries (DESIGN.md 4.2, 4.6, 4.7).
+
+Decoder query layout (``QUERY_*`` below): 21 joint queries per hand (right 0-20, left 21-41,
+our skeleton order), one global query (relative root translation, hand presence), then the
+object rotation and object translation queries (KT's layout, plus wrist queries; see
+``transformer.decoder_query_groups``). Pose heads are ``MLP(D, D, out)`` with 3 layers as KT.
+"""
+
+import itertools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, PARENTS
+
+from .rotation import rotation_6d_to_matrix
+
+NUM_JOINT_QUERIES = NUM_HANDS * NUM_JOINTS
+QUERY_GLOBAL = NUM_JOINT_QUERIES
+QUERY_OBJECT_ROTATION = NUM_JOINT_QUERIES + 1
+QUERY_OBJECT_TRANSLATION = NUM_JOINT_QUERIES + 2
+
+# Box corner i = centre + half_extent * BOX_CORNER_SIGNS[i] (x slowest, z fastest), in the
+# object frame. Ground-truth ``object_corners_rest`` must use this order.
+BOX_CORNER_SIGNS = torch.tensor(list(itertools.product((-1.0, 1.0), repeat=3)))
+
+
+def _ancestor_matrix() -> torch.Tensor:
+    """[21, 21] with 1 where bone k (parent(k) -> k) lies on the path from the wrist to j."""
+    matrix = np.zeros((NUM_JOINTS, NUM_JOINTS), dtype=np.float32)
+    for joint in range(1, NUM_JOINTS):
+        node = joint
+        while node > 0:
+            matrix[joint, node] = 1.0
+            node = int(PARENTS[node])
+    return torch.from_numpy(matrix)
+
+
+ANCESTORS = _ancestor_matrix()
+
+
+def bones_to_joints(bones: torch.Tensor) -> torch.Tensor:
+    """Parent-to-joint vectors [..., 42, 3] -> wrist-relative joints [..., 42, 3] per hand.
+
+    The wrist entries of ``bones`` are ignored (the wrist is each hand's origin).
+    """
+    per_hand = bones.unflatten(-2, (NUM_HANDS, NUM_JOINTS))
+    joints = ANCESTORS.to(bones) @ per_hand
+    return joints.flatten(-3, -2)
+
+
+def joints_to_bones(joints: torch.Tensor) -> torch.Tensor:
+    """Wrist-relative joints [..., 42, 3] -> parent-to-joint vectors (zero at the wrists)."""
+    per_hand = joints.unflatten(-2, (NUM_HANDS, NUM_JOINTS))
+    parents = torch.from_numpy(np.maximum(PARENTS, 0)).to(joints.device)
+    bones = per_hand - per_hand[..., parents, :]
+    return bones.flatten(-3, -2)
+
+
+def box_corners(centre: torch.Tensor, half_extent: torch.Tensor) -> torch.Tensor:
+    """Axis-aligned box [..., 3] centre and half extent -> its 8 corners [..., 8, 3]."""
+    signs = BOX_CORNER_SIGNS.to(centre)
+    return centre.unsqueeze(-2) + half_extent.unsqueeze(-2) * signs
+
+
+class MLP(nn.Module):
+    """Linear layers with ReLU between them (and after the last one if asked)."""
+
+    def __init__(
+        self, in_dim: int, hidden: list[int], out_dim: int, final_activation: bool = False
+    ) -> None:
+        super().__init__()
+        widths = [in_dim, *hidden, out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.final_activation = final_activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.layers) - 1 or self.final_activation:
+                x = F.relu(x)
+        return x
+
+
+class MapHead(nn.Sequential):
+    """3x3 conv + BN + ReLU + 1x1 conv: a dense head on the (CIET-refined) feature map."""
+
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, out_channels, 1),
+        )
+
+
+class IdentityHead(MLP):
+    """Token identity logits: background, 42 joints (1 + 21 * hand + joint), object (43).
+
+    The paper: a two-layer MLP, then a linear projection and a softmax (the softmax lives in
+    the cross-entropy); KT uses four layers.
+    """
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__(dim, [dim, dim], num_classes)
+
+
+class PoseHeads(nn.Module):
+    """Every decoder layer's query outputs [L, B, Q, D] -> raw pose predictions [L, B, ...]."""
+
+    def __init__(self, dim: int, representation: str, with_object: bool, bins_2p5d: int) -> None:
+        super().__init__()
+        self.representation = representation
+        self.with_object = with_object
+        if representation == "3d":
+            self.bone = MLP(dim, [dim, dim], 3)
+            self.joint_2d = MLP(dim, [dim, dim], 2)  # 2D is not part of KT's '3D' outputs
+        else:  # KT's '2p5D': 1D heatmaps over x, y and parent-relative depth
+            self.x_bins = MLP(dim, [dim, dim], bins_2p5d)
+            self.y_bins = MLP(dim, [dim, dim], bins_2p5d)
+            self.z_bins = MLP(dim, [dim, dim], bins_2p5d)
+        self.rel_root = MLP(dim, [dim, dim], 3)
+        self.hand_presence = nn.Linear(dim, NUM_HANDS)
+        if with_object:
+            self.object_rotation = MLP(dim, [dim, dim], 6)
+            self.object_presence = nn.Linear(dim, 1)
+            self.object_box = MLP(dim, [dim, dim], 6)
+            self.object_translation = MLP(dim, [dim, dim], 3)
+            self.object_corners_2d = MLP(dim, [dim, dim], 16)
+            with torch.no_grad():  # start at the identity rotation
+                self.object_rotation.layers[-1].bias.copy_(torch.tensor([1.0, 0, 0, 0, 1, 0]))
+
+    def forward(self, decoded: torch.Tensor) -> dict[str, torch.Tensor]:
+        joints = decoded[..., :NUM_JOINT_QUERIES, :]
+        glob = decoded[..., QUERY_GLOBAL, :]
+        out = {"rel_root": self.rel_root(glob), "hand_presence": self.hand_presence(glob)}
+        if self.representation == "3d":
+            out["bones"] = self.bone(joints)
+            # Normalised coordinates: -1 and 1 are the crop's edges.
+            out["joints_2d_normalised"] = self.joint_2d(joints)
+        else:
+            out["x_bins"] = self.x_bins(joints)
+            out["y_bins"] = self.y_bins(joints)
+            out["z_bins"] = self.z_bins(joints)
+        if self.with_object:
+            rot = decoded[..., QUERY_OBJECT_ROTATION, :]
+            trans = decoded[..., QUERY_OBJECT_TRANSLATION, :]
+            out["object_rotation"] = rotation_6d_to_matrix(self.object_rotation(rot))
+            out["object_presence"] = self.object_presence(rot).squeeze(-1)
+            box = self.object_box(rot)
+            out["object_box_centre"] = box[..., :3]
+            out["object_box_half_extent"] = F.softplus(box[..., 3:])
+            out["object_translation"] = self.object_translation(trans)
+            out["object_corners_2d_normalised"] = self.object_corners_2d(trans).unflatten(
+                -1, (8, 2)
+            )
+        return out
+
+
+def to_bins(values: torch.Tensor, low: float, high: float, bins: int) -> torch.Tensor:
+    """Continuous bin coordinate of values in [low, high] (bin centres at integers)."""
+    return (values - low) / (high - low) * bins - 0.5
+
+
+def from_bins(coordinate: torch.Tensor, low: float, high: float, bins: int) -> torch.Tensor:
+    """Inverse of :func:`to_bins`."""
+    return (coordinate + 0.5) / bins * (high - low) + low
+
+
+def lift_2p5d(
+    joints_2p5d: torch.Tensor, intrinsics: torch.Tensor, root_depth: torch.Tensor
+) -> torch.Tensor:
+    """Back-project (u, v, wrist-relative depth) [B, 42, 3] to wrist-relative 3D joints.
+
+    ``intrinsics`` [B, 3, 3] are the crop's pinhole intrinsics and ``root_depth`` [B, 2] the
+    absolute wrist depths (right, left) in metres, as KT/InterNet use RootNet's or the GT's.
+    """
+    depth = joints_2p5d[..., 2].unflatten(-1, (NUM_HANDS, NUM_JOINTS)) + root_depth[..., None]
+    depth = depth.flatten(-2)
+    fx, fy = intrinsics[:, 0, 0, None], intrinsics[:, 1, 1, None]
+    cx, cy = intrinsics[:, 0, 2, None], intrinsics[:, 1, 2, None]
+    x = (joints_2p5d[..., 0] - cx) * depth / fx
+    y = (joints_2p5d[..., 1] - cy) * depth / fy
+    camera = torch.stack((x, y, depth), dim=-1).unflatten(-2, (NUM_HANDS, NUM_JOINTS))
+    return (camera - camera[..., :1, :]).flatten(-3, -2)
