@@ -1,0 +1,375 @@
+"""The inference core: an RGB image and its intrinsics in, a Prediction out. No ROS here.
+
+    estimator = Estimator()                      # the embedded checkpoint, CUDA when present
+    prediction = estimator.predict(rgb, K)       # rgb: uint8 [H, W, 3]; K: [3, 3]
+    prediction.right_hand.joints                 # [21, 3] metres, camera optical frame
+
+Per frame: choose the crop (crop_policy: the previous frame's hands and object, or the whole
+image letterboxed), warp it to the network's square input, run OccRobNet, and decode:
+2D keypoints back to image pixels, and the absolute position of each hand and of the object
+solved by least squares from their 2D keypoints, their root-relative 3D points and K
+(DESIGN.md section 4.8). Optional One-Euro smoothing for teleoperation.
+"""
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from occrobnet_ros import crop_policy, geometry
+from occrobnet_ros.filters import OneEuroFilter
+from occrobnet_ros.model.checkpoint import CheckpointError, load_model
+from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
+from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, hand_slice
+
+LOG = logging.getLogger(__name__)
+DEFAULT_CHECKPOINT_NAME = "occrobnet_tiny_synthetic.safetensors"
+DEVICES = ("auto", "cuda", "cpu")
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# A joint's least-squares weight is its heatmap confidence plus this, so that a hand whose
+# heatmaps are all flat still gets a translation from its 2D joints.
+MIN_JOINT_WEIGHT = 1e-3
+
+__all__ = ["CheckpointError", "Estimator", "EstimatorError", "default_checkpoint"]
+
+
+class EstimatorError(RuntimeError):
+    """The estimator cannot run as asked (bad input or settings); the message says why."""
+
+
+def default_checkpoint() -> Path:
+    """The embedded checkpoint: in the installed share/ directory, else in the source tree."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("occrobnet_ros")) / "weights")
+    except Exception:  # not installed with colcon, or ament_index absent: use the source tree
+        pass
+    candidates.append(Path(__file__).resolve().parents[1] / "weights")
+    for directory in candidates:
+        if (directory / DEFAULT_CHECKPOINT_NAME).is_file():
+            return directory / DEFAULT_CHECKPOINT_NAME
+    searched = ", ".join(str(c) for c in candidates)
+    raise CheckpointError(
+        f"the embedded checkpoint {DEFAULT_CHECKPOINT_NAME} is not in {searched}"
+    )
+
+
+def select_device(requested: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; 'cuda' without CUDA -> CPU with a warning."""
+    if requested not in DEVICES:
+        raise EstimatorError(f"device must be one of {DEVICES}, got {requested!r}")
+    if requested in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if requested == "cuda":
+        LOG.warning("device 'cuda' requested but CUDA is not available: running on the CPU")
+    return torch.device("cpu")
+
+
+def _file_version(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"{path.name}@{digest.hexdigest()[:12]}"
+
+
+class Estimator:
+    """OccRobNet on single frames (``predict``) or batches (``predict_batch``)."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        roi_tracking: bool = True,
+        smoothing: bool = False,
+        smoothing_min_cutoff: float = 1.0,
+        smoothing_beta: float = 0.05,
+        hand_threshold: float = 0.5,
+        object_threshold: float = 0.5,
+    ):
+        if precision not in PRECISIONS:
+            raise EstimatorError(
+                f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}"
+            )
+        self.device = select_device(device)
+        if precision != "fp32" and self.device.type != "cuda":
+            LOG.warning("precision %s needs CUDA: running in fp32 on the CPU", precision)
+            precision = "fp32"
+        self.precision = precision
+        path = Path(checkpoint) if checkpoint else default_checkpoint()
+        self.model, self.config = load_model(path, device=self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.checkpoint = path
+        self.model_name = self.config.name
+        self.model_version = _file_version(path)
+        self.input_size = self.config.input_size
+        self.roi_tracking = roi_tracking
+        self.hand_threshold = hand_threshold
+        self.object_threshold = object_threshold
+        self.smoothing = smoothing
+        self._smoothing_settings = (smoothing_min_cutoff, smoothing_beta)
+        self.reset()
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the previous frames: ROI and smoothing restart (e.g. time jumped back)."""
+        self._track_points: np.ndarray | None = None
+        min_cutoff, beta = self._smoothing_settings
+        self._filters = {
+            name: OneEuroFilter(min_cutoff, beta)
+            for name in ("right_joints", "left_joints", "object_translation", "object_rotation")
+        }
+
+    def set_smoothing(self, enabled: bool, min_cutoff: float, beta: float) -> None:
+        self.smoothing = enabled
+        self._smoothing_settings = (min_cutoff, beta)
+        self.reset()
+
+    def close(self) -> None:
+        """Free the model (and GPU memory); the estimator cannot be used afterwards."""
+        self.model = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # --- inference -----------------------------------------------------------------------------
+
+    def predict(self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None) -> Prediction:
+        """One frame of a stream: ROI tracking and smoothing apply."""
+        _check_image(rgb)
+        K = _check_intrinsics(K)
+        height, width = rgb.shape[:2]
+        use_roi = self.roi_tracking and self._track_points is not None
+        transform = (
+            crop_policy.roi_transform(self._track_points, self.input_size)
+            if use_roi
+            else crop_policy.full_frame_transform(width, height, self.input_size)
+        )
+        prediction = self._predict_crops([rgb], [K], [transform])[0]
+        if use_roi and not _anything_detected(prediction):
+            # The ROI lost everything: look at the whole image again within this frame.
+            full = crop_policy.full_frame_transform(width, height, self.input_size)
+            prediction = self._predict_crops([rgb], [K], [full])[0]
+        self._track_points = _tracked_points(prediction, K) if self.roi_tracking else None
+        if self.smoothing:
+            self._smooth(prediction, time.monotonic() if stamp_s is None else stamp_s)
+        return prediction
+
+    def predict_batch(self, images: list[np.ndarray], Ks: list[np.ndarray]) -> list[Prediction]:
+        """Independent frames (no tracking, no smoothing): deterministic, for evaluation."""
+        if len(images) != len(Ks):
+            raise EstimatorError(f"{len(images)} images but {len(Ks)} intrinsics")
+        for rgb in images:
+            _check_image(rgb)
+        Ks = [_check_intrinsics(K) for K in Ks]
+        transforms = [
+            crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
+            for rgb in images
+        ]
+        return self._predict_crops(images, Ks, transforms)
+
+    def _predict_crops(self, images, Ks, transforms) -> list[Prediction]:
+        if self.model is None:
+            raise EstimatorError("the estimator was closed")
+        started = time.perf_counter()
+        batch = self._preprocess(images, transforms)
+        crop_Ks = torch.as_tensor(
+            np.stack([geometry.crop_intrinsics(K, A) for K, A in zip(Ks, transforms)]),
+            dtype=torch.float32,
+            device=self.device,
+        )
+        preprocessed = time.perf_counter()
+        outputs = self._forward(batch, crop_Ks)
+        inferred = time.perf_counter()
+        predictions = [
+            _decode(outputs, i, transforms[i], Ks[i], self.hand_threshold, self.object_threshold)
+            for i in range(len(images))
+        ]
+        decoded = time.perf_counter()
+        timings = {
+            "preprocess": preprocessed - started,
+            "model": inferred - preprocessed,
+            "decode": decoded - inferred,
+        }
+        for prediction in predictions:
+            prediction.timings = dict(timings)
+            prediction.inference_time = decoded - started
+        return predictions
+
+    def _preprocess(self, images, transforms) -> torch.Tensor:
+        size = (self.input_size, self.input_size)
+        crops = np.stack(
+            [
+                cv2.warpAffine(rgb, A, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+                for rgb, A in zip(images, transforms)
+            ]
+        )
+        batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
+        batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
+        if self.device.type == "cuda":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _forward(self, batch: torch.Tensor, crop_Ks: torch.Tensor) -> dict[str, np.ndarray]:
+        dtype = PRECISIONS[self.precision]
+        with (
+            torch.inference_mode(),
+            torch.autocast(
+                self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ),
+        ):
+            raw = self.model(batch, intrinsics=crop_Ks)
+        wanted = [
+            "heatmaps",
+            "joints_2d",
+            "joints_3d",
+            "hand_presence",
+            "object_presence",
+            "object_rotation",
+            "object_corners_2d",
+            "object_corners_rel",
+            "object_box_centre",
+            "object_box_half_extent",
+        ]
+        outputs = {k: raw[k].float().cpu().numpy() for k in wanted if k in raw}
+        # A joint's confidence: the peak of its (CIET-refined) heatmap, clipped to [0, 1].
+        outputs["joint_confidence"] = np.clip(outputs.pop("heatmaps").max(axis=(2, 3)), 0.0, 1.0)
+        return outputs
+
+    def _smooth(self, prediction: Prediction, t: float) -> None:
+        for name, hand in (
+            ("right_joints", prediction.right_hand),
+            ("left_joints", prediction.left_hand),
+        ):
+            if hand.detected:
+                hand.joints = self._filters[name].filter(hand.joints, t)
+            else:
+                self._filters[name].reset()
+        obj = prediction.object
+        if obj.detected:
+            obj.translation = self._filters["object_translation"].filter(obj.translation, t)
+            quaternion = geometry.matrix_to_quaternion(obj.rotation)
+            previous = self._filters["object_rotation"]._value
+            if previous is not None and np.dot(previous, quaternion) < 0:
+                quaternion = -quaternion  # q and -q are one rotation: filter the nearer one
+            quaternion = self._filters["object_rotation"].filter(quaternion, t)
+            obj.rotation = geometry.quaternion_to_matrix(quaternion / np.linalg.norm(quaternion))
+        else:
+            self._filters["object_translation"].reset()
+            self._filters["object_rotation"].reset()
+
+
+# --- decoding (numpy) ------------------------------------------------------------------------
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def _decode(outputs, i, transform, K, hand_threshold, object_threshold) -> Prediction:
+    to_image = geometry.invert_affine(transform)
+    prediction = Prediction()
+    hand_probability = _sigmoid(outputs["hand_presence"][i])
+    joints_2d = geometry.apply_affine(to_image, outputs["joints_2d"][i])
+    for hand in range(NUM_HANDS):
+        if hand_probability[hand] < hand_threshold:
+            continue
+        estimate = _decode_hand(
+            hand,
+            float(hand_probability[hand]),
+            joints_2d[hand_slice(hand)],
+            outputs["joints_3d"][i][hand_slice(hand)].astype(np.float64),
+            outputs["joint_confidence"][i][hand_slice(hand)].astype(np.float64),
+            K,
+        )
+        if estimate is not None:
+            setattr(prediction, f"{HAND_NAMES[hand]}_hand", estimate)
+    if "object_presence" in outputs:
+        probability = float(_sigmoid(outputs["object_presence"][i]))
+        if probability >= object_threshold:
+            prediction.object = _decode_object(outputs, i, to_image, K, probability)
+    return prediction
+
+
+def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstimate | None:
+    try:
+        root = geometry.solve_translation(uv, joints_rel, K, weights=confidence + MIN_JOINT_WEIGHT)
+    except ValueError:
+        return None  # degenerate 2D/3D: not a usable detection
+    joints = joints_rel + root
+    if not np.isfinite(joints).all() or root[2] <= 0:
+        return None  # behind the camera: not a physical hand
+    try:
+        wrist_rotation = geometry.palm_orientation(joints, left=hand == LEFT)
+    except ValueError:
+        wrist_rotation = np.eye(3)
+    return HandEstimate(
+        detected=True,
+        confidence=probability,
+        joints=joints,
+        keypoints_2d=uv,
+        joint_confidence=confidence,
+        wrist_rotation=wrist_rotation,
+    )
+
+
+def _decode_object(outputs, i, to_image, K, probability) -> ObjectEstimate:
+    rotation = outputs["object_rotation"][i].astype(np.float64)
+    corners_2d = geometry.apply_affine(to_image, outputs["object_corners_2d"][i])
+    corners_rel = outputs["object_corners_rel"][i].astype(np.float64)
+    try:
+        origin = geometry.solve_translation(corners_2d, corners_rel, K)
+    except ValueError:
+        return ObjectEstimate()
+    centre = origin + rotation @ outputs["object_box_centre"][i].astype(np.float64)
+    if not np.isfinite(centre).all() or centre[2] <= 0:
+        return ObjectEstimate()
+    return ObjectEstimate(
+        detected=True,
+        confidence=probability,
+        rotation=rotation,
+        translation=centre,
+        box_size=2.0 * np.abs(outputs["object_box_half_extent"][i].astype(np.float64)),
+    )
+
+
+def _anything_detected(prediction: Prediction) -> bool:
+    return any(h.detected for h in prediction.hands) or prediction.object.detected
+
+
+def _tracked_points(prediction: Prediction, K: np.ndarray) -> np.ndarray | None:
+    """The 2D points the next frame's ROI is built around, or None when nothing was found."""
+    points = [h.keypoints_2d for h in prediction.hands if h.detected]
+    if prediction.object.detected:
+        points.append(geometry.project(prediction.object.corners, K))
+    return np.concatenate(points) if points else None
+
+
+def _check_image(rgb: np.ndarray) -> None:
+    if (
+        not isinstance(rgb, np.ndarray)
+        or rgb.dtype != np.uint8
+        or rgb.ndim != 3
+        or rgb.shape[2] != 3
+    ):
+        raise EstimatorError(
+            f"expected an RGB uint8 image [H, W, 3], got {getattr(rgb, 'dtype', type(rgb))} "
+            f"{getattr(rgb, 'shape', '')}"
+        )
+    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        raise EstimatorError(f"image too small: {rgb.shape[1]}x{rgb.shape[0]}")
+
+
+def _check_intrinsics(K: np.ndarray) -> np.ndarray:
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise EstimatorError(f"intrinsics must be a finite 3x3 matrix with fx, fy > 0, got {K}")
+    return K

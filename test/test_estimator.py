@@ -1,0 +1,179 @@
+"""The inference core: decoding to metres in the camera frame, input checks, checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+from occrobnet_ros import crop_policy, geometry
+from occrobnet_ros.estimator import Estimator, EstimatorError, _decode
+from occrobnet_ros.filters import OneEuroFilter
+from occrobnet_ros.model.checkpoint import CheckpointError, save_model
+from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+from occrobnet_ros.prediction import box_corners
+from occrobnet_ros.skeleton import NUM_JOINTS
+
+K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
+WIDTH, HEIGHT = 640, 480
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(tmp_path_factory):
+    """A randomly initialised, reduced tiny model: exercises the real code paths quickly."""
+    config = OccRobNetConfig.from_yaml("config/model/occrobnet_tiny.yaml")
+    config.input_size = 128
+    config.heatmap_size = 16
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_random.safetensors"
+    save_model(build_model(config), path)
+    return path
+
+
+def _hand(rng, wrist):
+    # A plausible root-relative hand: joints within ~10 cm of the wrist.
+    rel = np.concatenate([np.zeros((1, 3)), rng.uniform(-0.09, 0.09, (NUM_JOINTS - 1, 3))])
+    return rel, rel + wrist
+
+
+def _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform):
+    """Network outputs that are exactly consistent with a known scene, in crop pixels."""
+    R, t_origin, centre_obj, half = obj
+    corners_obj = box_corners(2 * half) + centre_obj
+    uv_image = geometry.project(np.concatenate([right_abs, left_abs]), K)
+    corners_cam = corners_obj @ R.T + t_origin
+    return {
+        "joints_2d": geometry.apply_affine(transform, uv_image)[None],
+        "joints_3d": np.concatenate([right_rel, left_rel])[None],
+        "hand_presence": np.array([[5.0, 5.0]]),
+        "joint_confidence": np.ones((1, 2 * NUM_JOINTS)),
+        "object_presence": np.array([5.0]),
+        "object_rotation": R[None],
+        "object_corners_2d": geometry.apply_affine(transform, geometry.project(corners_cam, K))[
+            None
+        ],
+        "object_corners_rel": (corners_obj @ R.T)[None],
+        "object_box_centre": centre_obj[None],
+        "object_box_half_extent": half[None],
+    }
+
+
+def test_decode_recovers_metric_poses_in_the_camera_frame():
+    rng = np.random.default_rng(1)
+    right_rel, right_abs = _hand(rng, np.array([0.10, 0.05, 0.55]))
+    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.60]))
+    R = geometry.rotvec_to_matrix(np.array([0.3, -0.2, 0.9]))
+    obj = (R, np.array([0.0, 0.1, 0.5]), np.array([0.0, 0.0, 0.01]), np.array([0.03, 0.04, 0.08]))
+    transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
+    outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
+
+    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+
+    assert prediction.right_hand.detected and prediction.left_hand.detected
+    np.testing.assert_allclose(prediction.right_hand.joints, right_abs, atol=1e-9)
+    np.testing.assert_allclose(prediction.left_hand.joints, left_abs, atol=1e-9)
+    np.testing.assert_allclose(prediction.right_hand.keypoints_2d, geometry.project(right_abs, K))
+    assert prediction.object.detected
+    np.testing.assert_allclose(prediction.object.translation, R @ obj[2] + obj[1], atol=1e-9)
+    np.testing.assert_allclose(prediction.object.box_size, 2 * obj[3])
+    wrist_rotation = prediction.right_hand.wrist_rotation
+    np.testing.assert_allclose(wrist_rotation @ wrist_rotation.T, np.eye(3), atol=1e-9)
+
+
+def test_decode_applies_presence_thresholds():
+    rng = np.random.default_rng(2)
+    right_rel, right_abs = _hand(rng, np.array([0.0, 0.0, 0.5]))
+    obj = (np.eye(3), np.array([0.0, 0.0, 0.5]), np.zeros(3), np.full(3, 0.03))
+    transform = crop_policy.full_frame_transform(WIDTH, HEIGHT, 256)
+    outputs = _outputs_for(right_abs, right_rel, right_abs, right_rel, obj, transform)
+    outputs["hand_presence"] = np.array([[2.0, -2.0]])  # p = 0.88, 0.12
+    outputs["object_presence"] = np.array([-1.0])  # p = 0.27
+
+    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+
+    assert prediction.right_hand.detected and prediction.right_hand.confidence == pytest.approx(
+        0.8808, abs=1e-4
+    )
+    assert not prediction.left_hand.detected and not prediction.object.detected
+    assert np.all(prediction.left_hand.joints == 0)
+
+
+def test_predict_runs_the_checkpoint_on_a_frame(random_checkpoint):
+    estimator = Estimator(random_checkpoint, device="cpu", hand_threshold=0.0)
+    rgb = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    prediction = estimator.predict(rgb, K)
+    assert estimator.model_name == "occrobnet_tiny"
+    assert estimator.model_version.startswith("tiny_random.safetensors@")
+    assert prediction.inference_time > 0
+    assert set(prediction.timings) == {"preprocess", "model", "decode"}
+    for hand in prediction.hands:
+        if hand.detected:
+            assert hand.joints.shape == (21, 3) and np.isfinite(hand.joints).all()
+            assert hand.joints[0, 2] > 0  # in front of the camera
+            assert ((hand.joint_confidence >= 0) & (hand.joint_confidence <= 1)).all()
+
+
+def test_predict_batch_is_deterministic_and_matches_single_frames(random_checkpoint):
+    estimator = Estimator(random_checkpoint, device="cpu", roi_tracking=False, hand_threshold=0.0)
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(2)]
+    batch = estimator.predict_batch(frames, [K, K])
+    again = estimator.predict_batch(frames, [K, K])
+    single = estimator.predict(frames[1], K)
+    for a, b in zip(batch, again):
+        np.testing.assert_array_equal(a.right_hand.joints, b.right_hand.joints)
+    np.testing.assert_allclose(batch[1].right_hand.joints, single.right_hand.joints, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((480, 640), np.uint8),  # mono
+        np.zeros((480, 640, 3), np.float32),  # not uint8
+        np.zeros((4, 4, 3), np.uint8),  # too small
+    ],
+)
+def test_bad_images_are_refused(random_checkpoint, image):
+    estimator = Estimator(random_checkpoint, device="cpu")
+    with pytest.raises(EstimatorError):
+        estimator.predict(image, K)
+
+
+@pytest.mark.parametrize("bad_K", [np.full((3, 3), np.nan), np.zeros((3, 3)), np.eye(2)])
+def test_bad_intrinsics_are_refused(random_checkpoint, bad_K):
+    estimator = Estimator(random_checkpoint, device="cpu")
+    with pytest.raises(EstimatorError):
+        estimator.predict(np.zeros((48, 64, 3), np.uint8), bad_K)
+
+
+def test_bad_settings_and_checkpoints_are_refused(tmp_path, random_checkpoint):
+    with pytest.raises(EstimatorError, match="device"):
+        Estimator(random_checkpoint, device="tpu")
+    with pytest.raises(EstimatorError, match="precision"):
+        Estimator(random_checkpoint, precision="int8")
+    with pytest.raises(CheckpointError):
+        Estimator(tmp_path / "missing.safetensors")
+    pickle_file = tmp_path / "weights.pt"
+    torch.save({"a": torch.zeros(1)}, pickle_file)
+    with pytest.raises(CheckpointError, match="pickle"):
+        Estimator(pickle_file)
+
+
+def test_cuda_request_without_cuda_falls_back_to_cpu(random_checkpoint, caplog):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    estimator = Estimator(random_checkpoint, device="cuda", precision="bf16")
+    assert estimator.device.type == "cpu" and estimator.precision == "fp32"
+    assert "CUDA is not available" in caplog.text
+
+
+def test_one_euro_filter_smooths_noise_and_follows_motion():
+    rng = np.random.default_rng(4)
+    still = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    times = np.arange(200) / 30.0
+    noisy = 0.5 + rng.normal(0, 0.01, size=(200, 3))
+    smoothed = np.array([still.filter(x, t) for x, t in zip(noisy, times)])
+    assert smoothed[50:].std(axis=0).max() < 0.5 * noisy[50:].std(axis=0).min()
+    moving = OneEuroFilter(min_cutoff=1.0, beta=5.0)
+    ramp = np.array([moving.filter(np.array([t]), t) for t in times])
+    assert abs(ramp[-1, 0] - times[-1]) < 0.05  # fast motion: little lag
+    moving.reset()
+    np.testing.assert_array_equal(moving.filter(np.array([7.0]), 100.0), [7.0])
