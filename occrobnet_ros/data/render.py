@@ -1,0 +1,365 @@
+"""A small z-buffer rasteriser for capsules, spheres, boxes and cylinders, in numpy and OpenCV.
+
+Each primitive is drawn over its bounding box in the image only: per pixel we compute the depth
+of its front surface (z in the camera frame, metres) and a shading, and write colour, depth and
+a label wherever it is nearer than what the canvas already holds. Boxes, spheres and cylinders
+are ray-cast exactly; capsules (fingers) use the usual impostor approximation: the silhouette of
+a sphere swept along the projected segment, with depth and radius interpolated along it.
+
+Shading is Lambertian with one directional light plus ambient light.
+"""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+NEAR = 0.05  # metres: geometry nearer than this is not drawn
+
+
+@dataclass
+class Light:
+    """A directional light: ``direction`` points from the surface towards the light."""
+
+    direction: np.ndarray
+    ambient: float = 0.4
+    diffuse: float = 0.6
+
+    def shade(self, nx, ny, nz) -> np.ndarray:
+        """Brightness of surfaces with camera-frame normals ``(nx, ny, nz)``."""
+        # Python floats keep float32 arrays float32 (numpy scalars would promote them).
+        lx, ly, lz = (float(value) for value in self.direction)
+        lambert = np.maximum(nx * lx + ny * ly + nz * lz, 0.0)
+        return float(self.ambient) + float(self.diffuse) * lambert
+
+
+@dataclass
+class Canvas:
+    """Depth, label, brightness and albedo buffers of one image, and the camera that sees them.
+
+    Shading is deferred: primitives write their albedo (colour planes, one per channel, which
+    keeps every update a contiguous 2D operation) and a brightness; ``image()`` multiplies them.
+    """
+
+    K: np.ndarray
+    background: np.ndarray  # [H, W, 3] uint8 RGB
+    depth: np.ndarray = field(init=False)  # [H, W] float32, inf where nothing was drawn
+    label: np.ndarray = field(init=False)  # [H, W] uint8, 0 where nothing was drawn
+
+    def __post_init__(self):
+        height, width = self.background.shape[:2]
+        self.depth = np.full((height, width), np.inf, dtype=np.float32)
+        self.label = np.zeros((height, width), dtype=np.uint8)
+        self.brightness = np.ones((height, width), dtype=np.float32)
+        self.albedo = list(cv2.split(self.background))  # uint8 planes
+        self.fx, self.fy = float(self.K[0, 0]), float(self.K[1, 1])
+        self.cx, self.cy = float(self.K[0, 2]), float(self.K[1, 2])
+
+    def window(self, low: np.ndarray, high: np.ndarray):
+        """Integer pixel window covering the float box ``[low, high]``, or None when empty."""
+        height, width = self.depth.shape
+        x0, y0 = max(int(np.floor(low[0])), 0), max(int(np.floor(low[1])), 0)
+        x1, y1 = min(int(np.ceil(high[0])) + 1, width), min(int(np.ceil(high[1])) + 1, height)
+        if x0 >= x1 or y0 >= y1:
+            return None
+        return x0, y0, x1, y1
+
+    def rays(self, box):
+        """Normalised ray coordinates ``x' = (u - cx) / fx`` (row) and ``y'`` (column)."""
+        x0, y0, x1, y1 = box
+        rx = ((np.arange(x0, x1, dtype=np.float32) - self.cx) / self.fx)[None, :]
+        ry = ((np.arange(y0, y1, dtype=np.float32) - self.cy) / self.fy)[:, None]
+        return rx, ry
+
+    def write(self, box, depth, hit, brightness, albedo, label: int) -> None:
+        """Z-test ``depth`` over ``hit`` in the window and write the winners.
+
+        ``brightness`` is a window-sized array or a number; ``albedo`` three numbers (RGB) or
+        three window-sized planes.
+        """
+        x0, y0, x1, y1 = box
+        zbuffer = self.depth[y0:y1, x0:x1]
+        win = hit & (depth < zbuffer)
+        np.copyto(zbuffer, depth, where=win)
+        np.copyto(self.label[y0:y1, x0:x1], np.uint8(label), where=win)
+        np.copyto(self.brightness[y0:y1, x0:x1], brightness, where=win, casting="unsafe")
+        for plane, value in zip(self.albedo, albedo):
+            np.copyto(plane[y0:y1, x0:x1], value, where=win, casting="unsafe")
+
+    def image(self, gain=(1.0, 1.0, 1.0)) -> np.ndarray:
+        """The shaded image ``[H, W, 3]`` uint8 RGB, each channel scaled by ``gain``."""
+        return cv2.merge(
+            [
+                cv2.multiply(plane, self.brightness, scale=float(g), dtype=cv2.CV_8U)
+                for plane, g in zip(self.albedo, gain)
+            ]
+        )
+
+
+def project_point(canvas: Canvas, point: np.ndarray) -> np.ndarray:
+    return np.array(
+        [canvas.fx * point[0] / point[2] + canvas.cx, canvas.fy * point[1] / point[2] + canvas.cy]
+    )
+
+
+# --- capsules ---------------------------------------------------------------------------------
+
+
+def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None:
+    """Tapered capsules from ``a [n, 3]`` to ``b [n, 3]`` (camera frame) as swept-sphere
+    impostors: the silhouette of a sphere moved along the projected segment, with depth and
+    radius interpolated along it. ``albedo`` is ``[n, 3]``.
+
+    The capsules of a hand are small and many, so they are evaluated together: grouped by
+    window size, each group as one ``[n, h, w]`` array, then z-tested into the canvas one by one.
+    """
+    a, b, radius_a, radius_b, keep = _clip_to_near(a, b, radius_a, radius_b)
+    albedo = np.asarray(albedo, dtype=np.float64)[keep]
+    if len(a) == 0:
+        return
+    pa, pb = _project(canvas, a), _project(canvas, b)
+    focal = 0.5 * (canvas.fx + canvas.fy)
+    rho_a, rho_b = focal * radius_a / a[:, 2], focal * radius_b / b[:, 2]
+    reach = np.maximum(rho_a, rho_b)[:, None]
+    height, width = canvas.depth.shape
+    low = np.maximum(np.floor(np.minimum(pa, pb) - reach), 0).astype(int)
+    high = np.minimum(np.ceil(np.maximum(pa, pb) + reach) + 1, [width, height]).astype(int)
+    size = high - low
+    visible = np.flatnonzero((size > 0).all(axis=1))
+    # Group windows of similar width and height (size classes a factor sqrt(2) apart) and pad
+    # them to the group's largest, so that little work is wasted on padding.
+    classes = np.ceil(np.log2(np.maximum(size[visible], 8)) * 2).astype(int)
+    keys = classes[:, 0] * 1000 + classes[:, 1]
+    for key in np.unique(keys):
+        members = visible[keys == key]
+        shape = size[members].max(axis=0)
+        depth, brightness = _capsule_group(
+            low[members],
+            shape,
+            pa[members],
+            pb[members],
+            rho_a[members],
+            rho_b[members],
+            a[members, 2],
+            b[members, 2],
+            radius_a[members],
+            radius_b[members],
+            canvas,
+            light,
+        )
+        for k, i in enumerate(members):
+            (x0, y0), (w, h) = low[i], size[i]
+            canvas.write(
+                (x0, y0, x0 + w, y0 + h),
+                depth[k, :h, :w],
+                True,
+                brightness[k, :h, :w],
+                albedo[i],
+                label,
+            )
+
+
+def _capsule_group(low, shape, pa, pb, rho_a, rho_b, za, zb, radius_a, radius_b, canvas, light):
+    """Depth (inf off the capsule) and brightness ``[n, height, width]`` of capsules whose
+    windows start at ``low [n, 2]``; ``shape`` is (width, height)."""
+    f32 = np.float32
+
+    def column(values):  # one value per capsule, broadcast over a window
+        return np.asarray(values, dtype=f32)[:, None, None]
+
+    u = np.arange(shape[0], dtype=f32)[None, None, :] + column(low[:, 0] - pa[:, 0])
+    v = np.arange(shape[1], dtype=f32)[None, :, None] + column(low[:, 1] - pa[:, 1])
+    dx, dy = column(pb[:, 0] - pa[:, 0]), column(pb[:, 1] - pa[:, 1])
+    inv_length2 = 1.0 / np.maximum(dx * dx + dy * dy, f32(1e-6))
+    s = u * (dx * inv_length2) + v * (dy * inv_length2)
+    np.clip(s, 0.0, 1.0, out=s)
+    ex = u - s * dx
+    ey = v - s * dy
+    rho = column(rho_a) + s * column(rho_b - rho_a)
+    inv_rho = 1.0 / rho
+    ex *= inv_rho
+    ey *= inv_rho
+    inside = 1.0 - (ex * ex + ey * ey)
+    nz = -np.sqrt(np.maximum(inside, 0.0))
+    depth = column(za) + s * column(zb - za)
+    depth += (column(radius_a) + s * column(radius_b - radius_a)) * nz
+    depth[inside <= 0.0] = np.inf
+    return depth, light.shade(ex, ey, nz)
+
+
+def draw_capsule(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None:
+    """One tapered capsule (see draw_capsules)."""
+    draw_capsules(
+        canvas,
+        np.asarray(a)[None],
+        np.asarray(b)[None],
+        np.array([radius_a]),
+        np.array([radius_b]),
+        np.asarray(albedo)[None],
+        light,
+        label,
+    )
+
+
+def _project(canvas, points: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [
+            canvas.fx * points[:, 0] / points[:, 2] + canvas.cx,
+            canvas.fy * points[:, 1] / points[:, 2] + canvas.cy,
+        ],
+        axis=1,
+    )
+
+
+def _clip_to_near(a, b, radius_a, radius_b):
+    """Cut the parts of segments behind the near plane; drop segments entirely behind it."""
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    radius_a, radius_b = np.array(radius_a, np.float64), np.array(radius_b, np.float64)
+    keep = (a[:, 2] >= NEAR) | (b[:, 2] >= NEAR)
+    for i in np.flatnonzero(keep & ((a[:, 2] < NEAR) | (b[:, 2] < NEAR))):
+        s = (NEAR - a[i, 2]) / (b[i, 2] - a[i, 2])
+        cut, cut_radius = a[i] + s * (b[i] - a[i]), radius_a[i] + s * (radius_b[i] - radius_a[i])
+        if a[i, 2] < NEAR:
+            a[i], radius_a[i] = cut, cut_radius
+        else:
+            b[i], radius_b[i] = cut, cut_radius
+    return a[keep], b[keep], radius_a[keep], radius_b[keep], keep
+
+
+# --- spheres ----------------------------------------------------------------------------------
+
+
+def draw_sphere(canvas, centre, radius, albedo, light, label) -> None:
+    """A sphere, ray-cast exactly, in one colour."""
+    if centre[2] - radius < NEAR:
+        return
+    box = _sphere_window(canvas, centre, radius)
+    if box is None:
+        return
+    rx, ry = canvas.rays(box)
+    c = centre.astype(np.float32)
+    # Rays (x', y', 1) * t: |t d - c|^2 = r^2, and t is the depth.
+    dd = rx * rx + ry * ry + 1.0
+    dc = rx * c[0] + ry * c[1] + c[2]
+    disc = dc * dc - dd * (np.float32(c @ c) - np.float32(radius * radius))
+    hit = disc > 0.0
+    depth = (dc - np.sqrt(np.maximum(disc, 0.0))) / dd
+    nx, ny, nz = (
+        (rx * depth - c[0]) / radius,
+        (ry * depth - c[1]) / radius,
+        (depth - c[2]) / radius,
+    )
+    canvas.write(box, depth, hit, light.shade(nx, ny, nz), albedo, label)
+
+
+def _sphere_window(canvas, centre, radius):
+    """Pixel window of a ball: the box of the projected corners of its bounding cube."""
+    if centre[2] - radius < NEAR:
+        height, width = canvas.depth.shape
+        return 0, 0, width, height
+    corners = centre + radius * (2.0 * box_corners(np.ones(3)))
+    pixels = corners[:, :2] / corners[:, 2:] * [canvas.fx, canvas.fy] + [canvas.cx, canvas.cy]
+    return canvas.window(pixels.min(axis=0), pixels.max(axis=0))
+
+
+# --- boxes ------------------------------------------------------------------------------------
+
+# Faces of a box with corners ordered by (x, y, z) sign bits (see box_corners); each face lists
+# its corners counter-clockwise seen from outside, starting at texture (0, 0), then (1, 0),
+# (1, 1), (0, 1); texture u runs along the face's first edge.
+BOX_FACES = (
+    ((1, 3, 7, 5), (1.0, 0.0, 0.0)),  # +x: u along +y, v along +z
+    ((2, 0, 4, 6), (-1.0, 0.0, 0.0)),  # -x: u along -y (so +x and -x match under z-180)
+    ((3, 2, 6, 7), (0.0, 1.0, 0.0)),  # +y: u along -x
+    ((0, 1, 5, 4), (0.0, -1.0, 0.0)),  # -y: u along +x
+    ((4, 5, 7, 6), (0.0, 0.0, 1.0)),  # +z: u along +x, v along +y
+    ((2, 3, 1, 0), (0.0, 0.0, -1.0)),  # -z
+)
+
+
+def box_corners(size: np.ndarray) -> np.ndarray:
+    """The 8 corners ``[8, 3]`` of a box of ``size`` centred at the origin.
+
+    Corner ``k`` has sign ``+`` on axis ``i`` when bit ``i`` of ``k`` is set, so corner 0 is
+    ``-size / 2`` and corner 7 is ``+size / 2``.
+    """
+    signs = np.array([[(k >> i) & 1 for i in range(3)] for k in range(8)], dtype=np.float64)
+    return (signs - 0.5) * np.asarray(size, dtype=np.float64)
+
+
+def draw_box(canvas, corners_cam, rotation, textures, light, label) -> None:
+    """A box from its camera-frame corners, each visible face textured by a warped image."""
+    for (indices, normal), texture in zip(BOX_FACES, textures):
+        quad = corners_cam[list(indices)]
+        n = rotation @ np.array(normal)
+        if np.dot(n, quad.mean(axis=0)) >= 0.0 or (quad[:, 2] < NEAR).any():
+            continue  # back face, or crossing the near plane
+        _draw_face(canvas, quad, n, texture, light.shade(*n), label)
+
+
+def _draw_face(canvas, quad, normal, texture, brightness, label) -> None:
+    pixels = np.array([project_point(canvas, p) for p in quad])
+    box = canvas.window(pixels.min(axis=0), pixels.max(axis=0))
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    local = (pixels - [x0, y0]).astype(np.float32)
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillConvexPoly(mask, np.round(local * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+    # Depth of a plane n.X = n.p0 along rays (x', y', 1) * z.
+    rx, ry = canvas.rays(box)
+    offset = np.float32(np.dot(normal, quad[0]))
+    depth = offset / (np.float32(normal[0]) * rx + np.float32(normal[1]) * ry + normal[2])
+    height, width = texture.shape[:2]
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]]) - 0.5
+    homography = cv2.getPerspectiveTransform(source, local)
+    warped = cv2.warpPerspective(
+        texture,
+        homography,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    canvas.write(box, depth, mask.view(bool), brightness, cv2.split(warped), label)
+
+
+# --- cylinders --------------------------------------------------------------------------------
+
+
+def draw_cylinder(canvas, centre, axis, radius, half_height, bands, cap_albedo, light, label):
+    """A closed cylinder about unit ``axis``; its side is coloured by height ``bands [N, 3]``."""
+    ends = (centre - half_height * axis, centre + half_height * axis)
+    if min(ends[0][2], ends[1][2]) - radius < NEAR:
+        return
+    reach = float(np.hypot(radius, half_height))
+    box = _sphere_window(canvas, centre, reach)
+    if box is None:
+        return
+    rx, ry = canvas.rays(box)
+    c, a = centre.astype(np.float32), axis.astype(np.float32)
+    # Side: with d = (x', y', 1) and m = -(c - (c.a) a), solve |t w + m| = r for w = d - (d.a)a.
+    m = -(c - np.dot(c, a) * a)
+    da = rx * a[0] + ry * a[1] + a[2]
+    dm = rx * m[0] + ry * m[1] + m[2]
+    ww = rx * rx + ry * ry + 1.0 - da * da
+    disc = dm * dm - ww * (np.float32(m @ m) - np.float32(radius * radius))
+    depth = (-dm - np.sqrt(np.maximum(disc, 0.0))) / np.maximum(ww, 1e-12)
+    height = depth * da - np.float32(np.dot(c, a))
+    hit = (disc > 0.0) & (np.abs(height) <= half_height)
+    nx = (rx * depth - c[0] - height * a[0]) / radius
+    ny = (ry * depth - c[1] - height * a[1]) / radius
+    nz = (depth - c[2] - height * a[2]) / radius
+    band = ((height / (2 * half_height) + 0.5) * len(bands)).astype(np.int32)
+    np.clip(band, 0, len(bands) - 1, out=band)
+    albedo = [np.asarray(bands, np.float32)[:, k][band] for k in range(3)]
+    canvas.write(box, depth, hit, light.shade(nx, ny, nz), albedo, label)
+    # The cap that faces the camera.
+    for sign, end in ((1.0, ends[1]), (-1.0, ends[0])):
+        normal = sign * axis
+        if np.dot(normal, end) < 0.0:
+            n = normal.astype(np.float32)
+            depth = np.float32(np.dot(normal, end)) / (n[0] * rx + n[1] * ry + n[2])
+            px, py = rx * depth - end[0], ry * depth - end[1]
+            pz = depth - end[2]
+            hit = (px * px + py * py + pz * pz <= radius * radius) & (depth > 0)
+            canvas.write(box, depth, hit, light.shade(*normal), cap_albedo, label)

@@ -1,0 +1,362 @@
+"""Procedural hand-object images with exact ground truth, for training and benchmarking.
+
+No OccRobNet weights and no dataset can be downloaded where this package must run, so it makes
+its own data: two articulated 21-joint hands (hand_model.py) and one YCB-like object
+(objects.py), laid out as single-hand, two-hand or interacting scenes with grasps that wrap
+the fingers around the object (scene.py), rendered by a small z-buffer (render.py) over
+textured backgrounds (appearance.py) through an HO-3D-like camera (640x480, f = 615 px).
+
+API
+---
+``generate_sample(seed, config=SyntheticConfig()) -> Sample``
+    One frame. The same seed and config give a bit-identical image and ground truth: each
+    sample draws only from its own ``numpy.random.Generator(PCG64(seed))``, single-threaded.
+``iterate(seeds, config) -> Iterator[Sample]``
+    ``generate_sample`` over a sequence of seeds.
+``benchmark_seeds() -> np.ndarray``
+    The fixed held-out split: 500 seeds (0..499) rendered with the default config. Training
+    must use ``training_seeds(count)``, which start at ``TRAIN_SEED_START`` (1_000_000).
+
+``Sample`` fields (camera optical frame, metres; pixels with centres at integers):
+
+- ``image`` uint8 [H, W, 3] RGB; ``K`` [3, 3] float64; ``depth`` float32 [H, W] (z of the
+  nearest surface, inf on the background).
+- ``joints_3d`` [42, 3], ``joints_2d`` [42, 2] (exact projections of ``joints_3d``),
+  ``joint_visible`` [42] bool: right hand 0-20, left hand 21-41, skeleton.py order. Joints of
+  an absent hand are NaN and not visible.
+- ``hand_valid`` [2] bool (right, left); ``hand_mask`` uint8 [H, W]: 0 none, 1 right (hand and
+  forearm), 2 left.
+- ``object_valid`` bool; ``object_mask`` bool [H, W]; ``object_rotation`` [3, 3] (object ->
+  camera); ``object_translation`` [3] (object centre); ``object_size`` [3];
+  ``object_corners_rest`` [8, 3] (3D bounding box, object frame, render.box_corners order);
+  ``object_corners_3d`` [8, 3] and ``object_corners_2d`` [8, 2]; ``object_symmetry`` int (see
+  objects.py: 0 none, 1 half turn about z, 2 continuous about z; spheres: 2 with the identity
+  rotation). Without an object, the pose fields are NaN and the masks empty.
+- ``occlusion_bucket`` str: ``"low"``, ``"medium"`` or ``"high"`` by the fraction of the
+  present hands' joints that are not visible (``OCCLUSION_BUCKETS`` thresholds), counting
+  joints hidden by the object, the other hand, the hand itself, or outside the image.
+- ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"``.
+
+Visibility: a joint is visible when it projects inside the image, the pixel it falls in shows
+its own hand, and the rendered depth there is no nearer than the joint's own surface (its depth
+minus the largest radius of the capsules that meet at it, hand_model.joint_surface_radius)
+minus ``config.visibility_tolerance``.
+
+Speed: ``SyntheticConfig.scaled(0.5)`` renders 320x240 frames of the same scenes (the layout is
+drawn in image fractions, so scaling the camera keeps the scene).
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from occrobnet_ros.data import appearance, hand_model, render, scene
+from occrobnet_ros.data.objects import BOX, CYLINDER, SceneObject, sample_object
+from occrobnet_ros.geometry import project
+from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT
+
+TRAIN_SEED_START = 1_000_000
+BENCHMARK_SIZE = 500
+# Fraction of occluded joints: below the first threshold "low", below the second "medium".
+OCCLUSION_BUCKETS = (("low", 0.2), ("medium", 0.45), ("high", 1.01))
+SCENES = ("one_hand", "two_hands", "interacting")
+OBJECT_LABEL = 3  # hand labels are 1 (right) and 2 (left)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Camera and scene statistics of the generator."""
+
+    width: int = 640
+    height: int = 480
+    focal: float = 615.0
+    scene_probabilities: tuple[float, float, float] = (0.35, 0.3, 0.35)  # SCENES order
+    object_probability: float = 0.85
+    held_probability: float = 0.75  # the object is grasped, else placed near a hand
+    occluder_probability: float = 0.4  # a placed object goes between camera and hand
+    depth_range: tuple[float, float] = (0.3, 0.8)  # palm or object centre, metres
+    visibility_tolerance: float = 0.004  # metres
+    forearm_probability: float = 0.8
+    sleeve_probability: float = 0.5
+
+    @property
+    def K(self) -> np.ndarray:
+        return np.array(
+            [[self.focal, 0.0, self.width / 2.0], [0.0, self.focal, self.height / 2.0], [0, 0, 1]]
+        )
+
+    def scaled(self, factor: float) -> "SyntheticConfig":
+        """The same scenes seen by a camera with ``factor`` times the resolution."""
+        return replace(
+            self,
+            width=int(round(self.width * factor)),
+            height=int(round(self.height * factor)),
+            focal=self.focal * factor,
+        )
+
+
+@dataclass
+class Sample:
+    """One synthetic frame and its ground truth (see the module docstring)."""
+
+    image: np.ndarray
+    K: np.ndarray
+    joints_3d: np.ndarray
+    joints_2d: np.ndarray
+    joint_visible: np.ndarray
+    hand_valid: np.ndarray
+    hand_mask: np.ndarray
+    object_mask: np.ndarray
+    object_valid: bool
+    object_rotation: np.ndarray
+    object_translation: np.ndarray
+    object_corners_rest: np.ndarray
+    object_corners_3d: np.ndarray
+    object_corners_2d: np.ndarray
+    object_symmetry: int
+    object_size: np.ndarray
+    occlusion_bucket: str
+    depth: np.ndarray = field(repr=False)
+    scene: str = ""
+    seed: int = -1
+
+
+def benchmark_seeds() -> np.ndarray:
+    """The fixed held-out benchmark split: 500 seeds, disjoint from the training seeds."""
+    return np.arange(BENCHMARK_SIZE, dtype=np.int64)
+
+
+def training_seeds(count: int, start: int = TRAIN_SEED_START) -> np.ndarray:
+    """``count`` training seeds, all at or above ``TRAIN_SEED_START``."""
+    if start < TRAIN_SEED_START:
+        raise ValueError(f"training seeds must be >= {TRAIN_SEED_START} (held-out split)")
+    return np.arange(start, start + count, dtype=np.int64)
+
+
+def iterate(seeds: Iterable[int], config: SyntheticConfig | None = None) -> Iterator[Sample]:
+    """Generate the samples of ``seeds`` in order."""
+    config = config or SyntheticConfig()
+    for seed in seeds:
+        yield generate_sample(int(seed), config)
+
+
+def generate_sample(seed: int, config: SyntheticConfig | None = None) -> Sample:
+    """Render the frame of ``seed`` and its exact ground truth."""
+    config = config or SyntheticConfig()
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    kind, hands, obj = _layout(rng, config)
+    K = config.K
+    canvas = render.Canvas(K, appearance.background(rng, config.height, config.width))
+    light = _sample_light(rng)
+    skin = appearance.skin_albedo(rng)
+    for index, hand in enumerate(hands):
+        if hand is not None:
+            _draw_hand(rng, canvas, hand, skin, light, index + 1, config)
+    if obj is not None:
+        _draw_object(canvas, obj, light)
+    image = appearance.camera_effects(rng, canvas.image(appearance.exposure(rng)))
+    return _ground_truth(seed, kind, image, canvas, hands, obj, config)
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+
+def _layout(rng, config: SyntheticConfig):
+    """Scene type, the two hands (None when absent) and the object (None when absent)."""
+    kind = SCENES[rng.choice(len(SCENES), p=list(config.scene_probabilities))]
+    shapes = [hand_model.sample_shape(rng), hand_model.sample_shape(rng)]
+    obj = sample_object(rng) if rng.random() < config.object_probability else None
+    held = obj is not None and rng.random() < config.held_probability
+    position = _position_sampler(rng, config)
+    hands = [None, None]
+    if kind == "one_hand":
+        side = int(rng.integers(NUM_HANDS))
+        if held:
+            scene.place_object_for_grasp(rng, obj, position((0.3, 0.7)))
+            hands[side] = _hold(rng, shapes[side], side == LEFT, obj)
+        else:
+            hands[side] = scene.free_hand(rng, shapes[side], side == LEFT, position((0.25, 0.75)))
+    elif kind == "two_hands":
+        centres = {RIGHT: position((0.55, 0.85)), LEFT: position((0.15, 0.45))}
+        holder = int(rng.integers(NUM_HANDS))
+        for side in (RIGHT, LEFT):
+            if held and side == holder:
+                scene.place_object_for_grasp(rng, obj, centres[side])
+                hands[side] = _hold(rng, shapes[side], side == LEFT, obj)
+            else:
+                hands[side] = scene.free_hand(rng, shapes[side], side == LEFT, centres[side])
+    else:  # interacting: both hands on one object, or hands overlapping each other
+        if held:
+            scene.place_object_for_grasp(rng, obj, position((0.35, 0.65)))
+            hands[RIGHT] = _hold(rng, shapes[RIGHT], False, obj)
+            hands[LEFT] = _hold(rng, shapes[LEFT], True, obj, opposite=hands[RIGHT])
+        else:
+            centre = position((0.35, 0.65))
+            hands[RIGHT] = scene.free_hand(rng, shapes[RIGHT], False, centre)
+            offset = rng.normal(0.0, 1.0, 3) * [0.045, 0.045, 0.04]
+            hands[LEFT] = scene.free_hand(rng, shapes[LEFT], True, centre + offset)
+    if obj is not None and not held:
+        present = [hand for hand in hands if hand is not None]
+        target = present[int(rng.integers(len(present)))]
+        scene.place_object_near(rng, obj, target, rng.random() < config.occluder_probability)
+    return kind, hands, obj
+
+
+def _position_sampler(rng, config: SyntheticConfig):
+    def position(u_range):
+        return scene.sample_position(
+            rng, config.K, config.width, config.height, config.depth_range, u_range
+        )
+
+    return position
+
+
+def _hold(rng, shape, left: bool, obj: SceneObject, opposite=None) -> scene.SceneHand:
+    """A hand grasping ``obj``; with ``opposite``, from roughly the other side of it."""
+    approach, fingers = scene.grasp_directions(rng, obj)
+    approach_cam, fingers_cam = obj.rotation @ approach, obj.rotation @ fingers
+    if opposite is not None:
+        # The other palm's normal points into the object: approach from its far side.
+        approach_cam = opposite.rotation[:, 2] + rng.normal(0.0, 0.3, 3)
+        approach_cam /= np.linalg.norm(approach_cam)
+        if obj.kind in (BOX, CYLINDER):  # snap to the object's side the other palm faces
+            local = obj.rotation.T @ approach_cam
+            if obj.kind == BOX:
+                axis = int(np.argmax(np.abs(local)))
+                local = np.eye(3)[axis] * np.sign(local[axis])
+            else:
+                local[2] = 0.0
+                local /= np.linalg.norm(local) + 1e-12
+            approach_cam = obj.rotation @ local
+        fingers_cam = opposite.rotation[:, 0]
+    elif np.dot(fingers_cam, scene._UP) < 0.0 and rng.random() < 0.8:
+        fingers_cam = -fingers_cam  # most arms come from below
+    return scene.grasp_hand(rng, shape, left, obj, approach_cam, fingers_cam)
+
+
+def _sample_light(rng) -> render.Light:
+    direction = np.array([rng.uniform(-0.8, 0.8), rng.uniform(-0.9, 0.5), -1.0])
+    ambient = rng.uniform(0.3, 0.55)
+    return render.Light(direction / np.linalg.norm(direction), ambient, 1.0 - ambient + 0.1)
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _draw_hand(rng, canvas, hand: scene.SceneHand, skin, light, label: int, config) -> None:
+    points = hand.surface_points
+    radii = hand_model.capsule_radii(hand.shape)
+    ends = np.array(hand_model.CAPSULES)
+    albedo = np.tile(np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 255), (len(ends), 1))
+    keep = np.ones(len(ends), dtype=bool)
+    keep[hand_model.FOREARM_CAPSULE] = rng.random() < config.forearm_probability
+    if rng.random() < config.sleeve_probability:
+        albedo[hand_model.FOREARM_CAPSULE] = appearance.random_colour(rng)
+    render.draw_capsules(
+        canvas,
+        points[ends[keep, 0]],
+        points[ends[keep, 1]],
+        radii[keep, 0],
+        radii[keep, 1],
+        albedo[keep],
+        light,
+        label,
+    )
+
+
+def _draw_object(canvas, obj: SceneObject, light) -> None:
+    if obj.kind == BOX:
+        render.draw_box(
+            canvas, obj.corners_camera, obj.rotation, obj.textures, light, OBJECT_LABEL
+        )
+    elif obj.kind == CYLINDER:
+        bands, cap = obj.textures
+        radius, half_height = obj.size[0] / 2.0, obj.size[2] / 2.0
+        render.draw_cylinder(
+            canvas,
+            obj.translation,
+            obj.rotation[:, 2],
+            radius,
+            half_height,
+            bands,
+            cap,
+            light,
+            OBJECT_LABEL,
+        )
+    else:
+        render.draw_sphere(
+            canvas, obj.translation, obj.size[0] / 2.0, obj.textures[0], light, OBJECT_LABEL
+        )
+
+
+# --- ground truth -----------------------------------------------------------------------------
+
+
+def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
+    K = canvas.K
+    joints = np.full((NUM_HANDS * NUM_JOINTS, 3), np.nan)
+    visible = np.zeros(NUM_HANDS * NUM_JOINTS, dtype=bool)
+    for side, hand in enumerate(hands):
+        if hand is None:
+            continue
+        rows = slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)
+        joints[rows] = hand.joints
+        margin = hand_model.joint_surface_radius(hand.shape) + config.visibility_tolerance
+        visible[rows] = joint_visibility(joints[rows], margin, side + 1, canvas)
+    joints_2d = project(joints, K)
+    hand_valid = np.array([hand is not None for hand in hands])
+    if obj is not None:
+        rotation, translation = obj.rotation, obj.translation
+        corners_rest, corners = obj.corners_rest, obj.corners_camera
+        symmetry, size = obj.symmetry, obj.size
+    else:
+        rotation, translation = np.full((3, 3), np.nan), np.full(3, np.nan)
+        corners_rest, corners = np.full((8, 3), np.nan), np.full((8, 3), np.nan)
+        symmetry, size = -1, np.full(3, np.nan)
+    present = np.repeat(hand_valid, NUM_JOINTS)
+    occluded = 1.0 - visible[present].mean()
+    return Sample(
+        image=image,
+        K=K,
+        joints_3d=joints,
+        joints_2d=joints_2d,
+        joint_visible=visible,
+        hand_valid=hand_valid,
+        hand_mask=np.where(canvas.label < OBJECT_LABEL, canvas.label, 0).astype(np.uint8),
+        object_mask=canvas.label == OBJECT_LABEL,
+        object_valid=obj is not None,
+        object_rotation=rotation,
+        object_translation=translation,
+        object_corners_rest=corners_rest,
+        object_corners_3d=corners,
+        object_corners_2d=project(corners, K),
+        object_symmetry=int(symmetry),
+        object_size=size,
+        occlusion_bucket=occlusion_bucket(occluded),
+        depth=canvas.depth,
+        scene=kind,
+        seed=int(seed),
+    )
+
+
+def joint_visibility(joints, margin, label: int, canvas: render.Canvas) -> np.ndarray:
+    """Which joints ``[N, 3]`` the rendered image shows (see the module docstring)."""
+    height, width = canvas.depth.shape
+    uv = project(joints, canvas.K)
+    column, row = np.round(uv[:, 0]), np.round(uv[:, 1])
+    inside = (joints[:, 2] > render.NEAR) & (column >= 0) & (column < width)
+    inside &= (row >= 0) & (row < height)
+    visible = np.zeros(len(joints), dtype=bool)
+    r, c = row[inside].astype(int), column[inside].astype(int)
+    seen = canvas.depth[r, c] >= joints[inside, 2] - margin[inside]
+    visible[inside] = seen & (canvas.label[r, c] == label)
+    return visible
+
+
+def occlusion_bucket(occluded_fraction: float) -> str:
+    """``"low"``, ``"medium"`` or ``"high"`` for a fraction of occluded joints."""
+    for name, upper in OCCLUSION_BUCKETS:
+        if occluded_fraction < upper:
+            return name
+    return OCCLUSION_BUCKETS[-1][0]
