@@ -13,6 +13,7 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     "evaluate": ("occrobnet_ros.evaluate", "Score prediction files with the paper's metrics."),
+    "demo": ("occrobnet_ros.demo", "Stream synthetic camera frames through the node."),
 }
 
 
