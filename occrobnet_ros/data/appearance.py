@@ -50,7 +50,10 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     then fine texture from the noise bank at full resolution.
     """
     half_height, half_width = max(height // 2, 1), max(width // 2, 1)
-    grid = rng.uniform(25, 230, size=(int(rng.integers(2, 5)), int(rng.integers(2, 6)), 3))
+    # Mostly muted colours, as indoors: a grey level per cell plus a moderate tint.
+    cells = (int(rng.integers(2, 5)), int(rng.integers(2, 6)))
+    grey = rng.uniform(35, 215, size=cells + (1,))
+    grid = np.clip(grey + rng.normal(0.0, rng.uniform(10, 45), size=cells + (3,)), 0, 255)
     image = cv2.resize(grid.astype(np.float32), (half_width, half_height))
     if rng.random() < 0.6:  # a table top or floor in the lower part of the image
         horizon = int(rng.uniform(0.35, 0.85) * half_height)
@@ -64,7 +67,7 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         cv2.ellipse(image, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
     image = cv2.resize(cv2.convertScaleAbs(image), (width, height))
     texture = noise_patch(rng, height, width, smooth=True)
-    amplitude = float(rng.uniform(4.0, 16.0))
+    amplitude = float(rng.uniform(2.0, 9.0))
     return cv2.addWeighted(image, 1.0, texture, amplitude, 0.0, dtype=cv2.CV_8U)
 
 
@@ -161,7 +164,7 @@ def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     image = cv2.GaussianBlur(image, (5, 5), float(rng.uniform(0.3, 1.3)))
     noise = noise_patch(rng, height, width)
-    return cv2.addWeighted(image, 1.0, noise, float(rng.uniform(1.5, 7.0)), 0.0, dtype=cv2.CV_8U)
+    return cv2.addWeighted(image, 1.0, noise, float(rng.uniform(1.0, 5.0)), 0.0, dtype=cv2.CV_8U)
 
 
 def exposure(rng: np.random.Generator) -> np.ndarray:

@@ -74,7 +74,7 @@ ANGLE_LIMITS = (
 # Extra surface points (wrist frame, mm): the palm's base corners and the forearm.
 _PALM_RADIAL_MM = np.array([12.0, 20.0, 2.0])
 _PALM_ULNAR_MM = np.array([12.0, -22.0, 2.0])
-_FOREARM_NEAR_MM = np.array([-30.0, 0.0, -2.0])
+_FOREARM_NEAR_MM = np.array([-24.0, 0.0, -2.0])
 _FOREARM_FAR_MM = np.array([-260.0, 0.0, -10.0])
 PALM_CENTRE = np.array([0.05, 0.0, 0.0])  # wrist frame, metres (for placing objects)
 PALM_HALF_THICKNESS = 0.013
@@ -111,7 +111,7 @@ def _build_shape(scale, length_jitter, thickness, base_jitter_mm, forearm_thickn
     mm = 1e-3 * scale
     bases = (_BASES_MM + base_jitter_mm) * mm
     extras = np.stack([_PALM_RADIAL_MM, _PALM_ULNAR_MM, _FOREARM_NEAR_MM, _FOREARM_FAR_MM]) * mm
-    forearm = (0.021 * scale * forearm_thickness, 0.029 * scale * forearm_thickness)
+    forearm = (0.019 * scale * forearm_thickness, 0.026 * scale * forearm_thickness)
     return HandShape(
         bases,
         _FRAMES,
@@ -250,7 +250,6 @@ CAPSULES = (
     (9, 13),
     (13, 17),
     (PALM_RADIAL, 1),
-    (PALM_RADIAL, 2),
     # forearm
     (FOREARM_NEAR, FOREARM_FAR),
 )
