@@ -1,0 +1,84 @@
+"""A fixed Prediction and a deterministic fake estimator, for the node's tests.
+
+The fake stands in for occrobnet_ros.estimator.Estimator where a test needs something the real
+model cannot be made to do on demand: fail on one frame, take a known time, refuse a checkpoint
+by name, or return poses a test can compare exactly.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from occrobnet_ros.geometry import rotvec_to_matrix
+from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
+from occrobnet_ros.skeleton import NUM_JOINTS
+
+FAIL_PIXEL = (255, 0, 255)  # an image whose top-left pixel is magenta makes the fake raise
+
+
+def sample_hand(offset: float, rotvec: tuple[float, float, float]) -> HandEstimate:
+    """A detected hand: joint j at (offset + j mm, 2j mm, 0.5 m + 3j mm), distinct everywhere."""
+    j = np.arange(NUM_JOINTS, dtype=np.float64)
+    joints = np.stack([offset + 0.001 * j, 0.002 * j, 0.5 + 0.003 * j], axis=1)
+    return HandEstimate(
+        detected=True,
+        confidence=0.75,
+        joints=joints,
+        keypoints_2d=np.stack([80.0 + j, 60.0 + 0.5 * j], axis=1),
+        joint_confidence=np.linspace(0.5, 1.0, NUM_JOINTS),
+        wrist_rotation=rotvec_to_matrix(np.array(rotvec)),
+    )
+
+
+def sample_prediction(left: bool = True, right: bool = True, obj: bool = True) -> Prediction:
+    """Both hands and the object detected (unless switched off), with known values."""
+    return Prediction(
+        right_hand=sample_hand(0.1, (0.1, 0.2, 0.3)) if right else HandEstimate(),
+        left_hand=sample_hand(-0.1, (-0.3, 0.1, 0.2)) if left else HandEstimate(),
+        object=ObjectEstimate(
+            detected=True,
+            confidence=0.5,
+            rotation=rotvec_to_matrix(np.array([0.0, 0.5, 0.0])),
+            translation=np.array([0.0, 0.05, 0.6]),
+            box_size=np.array([0.08, 0.06, 0.2]),
+        )
+        if obj
+        else ObjectEstimate(),
+        inference_time=0.0125,
+    )
+
+
+class FakeEstimator:
+    """The Estimator interface with fixed answers.
+
+    - a checkpoint other than "" / None / one ending in ".good" raises ValueError, like a
+      CheckpointError;
+    - ``predict`` sleeps ``FAKE_ESTIMATOR_DELAY`` seconds (environment, default 0), raises
+      RuntimeError on an image whose top-left pixel is :data:`FAIL_PIXEL`, and otherwise
+      returns :func:`sample_prediction`.
+    """
+
+    model_name = "fake_estimator"
+    model_version = "test"
+
+    def __init__(self, checkpoint: str | None = None, device: str = "auto", **options) -> None:
+        if checkpoint and not checkpoint.endswith(".good"):
+            raise ValueError(f"not a checkpoint: {checkpoint}")
+        self.device = "cpu" if device == "auto" else device
+        self.hand_threshold = 0.5
+        self.object_threshold = 0.5
+        self.delay = float(os.environ.get("FAKE_ESTIMATOR_DELAY", "0"))
+
+    def predict(self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None) -> Prediction:
+        if tuple(rgb[0, 0].tolist()) == FAIL_PIXEL:
+            raise RuntimeError("fake estimator failure")
+        if self.delay:
+            time.sleep(self.delay)
+        return sample_prediction()
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
