@@ -106,15 +106,15 @@ def project_point(canvas: Canvas, point: np.ndarray) -> np.ndarray:
 
 
 def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None:
-    """Tapered capsules from ``a [n, 3]`` to ``b [n, 3]`` (camera frame) as swept-sphere
-    impostors: the silhouette of a sphere moved along the projected segment, with depth and
-    radius interpolated along it. ``albedo`` is ``[n, 3]``.
+    """Tapered capsules from ``a [n, 3]`` to ``b [n, 3]`` (camera frame), all of one colour,
+    as swept-sphere impostors: the silhouette of a sphere moved along the projected segment,
+    with depth and radius interpolated along it.
 
-    The capsules of a hand are small and many, so they are evaluated together: grouped by
-    window size, each group as one ``[n, h, w]`` array, then z-tested into the canvas one by one.
+    A hand is many small capsules, so they are evaluated together: grouped by window size,
+    each group as one ``[n, h, w]`` array. Each capsule is then z-tested into the depth and
+    brightness buffers; label and albedo, shared by all, are written once at the end.
     """
-    a, b, radius_a, radius_b, keep = _clip_to_near(a, b, radius_a, radius_b)
-    albedo = np.asarray(albedo, dtype=np.float64)[keep]
+    a, b, radius_a, radius_b = _clip_to_near(a, b, radius_a, radius_b)
     if len(a) == 0:
         return
     pa, pb = _project(canvas, a), _project(canvas, b)
@@ -124,67 +124,69 @@ def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> Non
     height, width = canvas.depth.shape
     low = np.maximum(np.floor(np.minimum(pa, pb) - reach), 0).astype(int)
     high = np.minimum(np.ceil(np.maximum(pa, pb) + reach) + 1, [width, height]).astype(int)
+    visible = np.flatnonzero((high > low).all(axis=1))
+    if len(visible) == 0:
+        return
     size = high - low
-    visible = np.flatnonzero((size > 0).all(axis=1))
-    # Group windows of similar width and height (size classes a factor sqrt(2) apart) and pad
-    # them to the group's largest, so that little work is wasted on padding.
-    classes = np.ceil(np.log2(np.maximum(size[visible], 8)) * 2).astype(int)
+    params = _CapsuleParams(pa, pb, rho_a, rho_b, a[:, 2], b[:, 2], radius_a, radius_b)
+    (x0, y0), (x1, y1) = low[visible].min(axis=0), high[visible].max(axis=0)
+    before = canvas.depth[y0:y1, x0:x1].copy()
+    # Group windows of similar width and height (size classes a factor 2 apart) and pad them
+    # to the group's largest, so that little work is wasted on padding.
+    classes = np.ceil(np.log2(np.maximum(size[visible], 8))).astype(int)
     keys = classes[:, 0] * 1000 + classes[:, 1]
     for key in np.unique(keys):
         members = visible[keys == key]
-        shape = size[members].max(axis=0)
-        depth, brightness = _capsule_group(
-            low[members],
-            shape,
-            pa[members],
-            pb[members],
-            rho_a[members],
-            rho_b[members],
-            a[members, 2],
-            b[members, 2],
-            radius_a[members],
-            radius_b[members],
-            canvas,
-            light,
-        )
+        depth, brightness = _capsule_group(params, members, low[members], size[members].max(0))
+        brightness = light.shade(*brightness)
         for k, i in enumerate(members):
-            (x0, y0), (w, h) = low[i], size[i]
-            canvas.write(
-                (x0, y0, x0 + w, y0 + h),
-                depth[k, :h, :w],
-                True,
-                brightness[k, :h, :w],
-                albedo[i],
-                label,
+            (cx, cy), (w, h) = low[i], size[i]
+            zbuffer = canvas.depth[cy : cy + h, cx : cx + w]
+            win = depth[k, :h, :w] < zbuffer
+            np.copyto(zbuffer, depth[k, :h, :w], where=win)
+            np.copyto(
+                canvas.brightness[cy : cy + h, cx : cx + w], brightness[k, :h, :w], where=win
             )
+    drawn = canvas.depth[y0:y1, x0:x1] < before
+    np.copyto(canvas.label[y0:y1, x0:x1], np.uint8(label), where=drawn)
+    for plane, value in zip(canvas.albedo, albedo):
+        np.copyto(plane[y0:y1, x0:x1], value, where=drawn, casting="unsafe")
 
 
-def _capsule_group(low, shape, pa, pb, rho_a, rho_b, za, zb, radius_a, radius_b, canvas, light):
-    """Depth (inf off the capsule) and brightness ``[n, height, width]`` of capsules whose
-    windows start at ``low [n, 2]``; ``shape`` is (width, height)."""
+class _CapsuleParams:
+    """Per-capsule numbers as float32 columns ``[n, 1, 1]`` that broadcast over windows."""
+
+    def __init__(self, pa, pb, rho_a, rho_b, za, zb, radius_a, radius_b):
+        def column(values):
+            return np.asarray(values, dtype=np.float32)[:, None, None]
+
+        self.pa_x, self.pa_y = column(pa[:, 0]), column(pa[:, 1])
+        self.dx, self.dy = column(pb[:, 0] - pa[:, 0]), column(pb[:, 1] - pa[:, 1])
+        self.rho, self.drho = column(rho_a), column(rho_b - rho_a)
+        self.z, self.dz = column(za), column(zb - za)
+        self.radius, self.dradius = column(radius_a), column(radius_b - radius_a)
+
+
+def _capsule_group(p: _CapsuleParams, members, low, shape):
+    """Depth (inf off the capsule) ``[n, height, width]`` and surface normal components of the
+    capsules ``members``, whose windows start at ``low [n, 2]``; ``shape`` is (width, height)."""
     f32 = np.float32
-
-    def column(values):  # one value per capsule, broadcast over a window
-        return np.asarray(values, dtype=f32)[:, None, None]
-
-    u = np.arange(shape[0], dtype=f32)[None, None, :] + column(low[:, 0] - pa[:, 0])
-    v = np.arange(shape[1], dtype=f32)[None, :, None] + column(low[:, 1] - pa[:, 1])
-    dx, dy = column(pb[:, 0] - pa[:, 0]), column(pb[:, 1] - pa[:, 1])
+    start = low.astype(f32)[:, :, None, None]  # window origins; keep everything float32
+    u = np.arange(shape[0], dtype=f32)[None, None, :] + (start[:, 0] - p.pa_x[members])
+    v = np.arange(shape[1], dtype=f32)[None, :, None] + (start[:, 1] - p.pa_y[members])
+    dx, dy = p.dx[members], p.dy[members]
     inv_length2 = 1.0 / np.maximum(dx * dx + dy * dy, f32(1e-6))
-    s = u * (dx * inv_length2) + v * (dy * inv_length2)
+    s = u * (dx * inv_length2) + v * (dy * inv_length2)  # position along the segment
     np.clip(s, 0.0, 1.0, out=s)
-    ex = u - s * dx
-    ey = v - s * dy
-    rho = column(rho_a) + s * column(rho_b - rho_a)
-    inv_rho = 1.0 / rho
-    ex *= inv_rho
-    ey *= inv_rho
+    inv_rho = 1.0 / (p.rho[members] + s * p.drho[members])
+    ex = (u - s * dx) * inv_rho  # offset from the axis in units of the projected radius
+    ey = (v - s * dy) * inv_rho
     inside = 1.0 - (ex * ex + ey * ey)
     nz = -np.sqrt(np.maximum(inside, 0.0))
-    depth = column(za) + s * column(zb - za)
-    depth += (column(radius_a) + s * column(radius_b - radius_a)) * nz
+    depth = p.z[members] + s * p.dz[members]
+    depth += (p.radius[members] + s * p.dradius[members]) * nz
     depth[inside <= 0.0] = np.inf
-    return depth, light.shade(ex, ey, nz)
+    return depth, (ex, ey, nz)
 
 
 def draw_capsule(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None:
@@ -195,7 +197,7 @@ def draw_capsule(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None
         np.asarray(b)[None],
         np.array([radius_a]),
         np.array([radius_b]),
-        np.asarray(albedo)[None],
+        albedo,
         light,
         label,
     )
@@ -223,7 +225,7 @@ def _clip_to_near(a, b, radius_a, radius_b):
             a[i], radius_a[i] = cut, cut_radius
         else:
             b[i], radius_b[i] = cut, cut_radius
-    return a[keep], b[keep], radius_a[keep], radius_b[keep], keep
+    return a[keep], b[keep], radius_a[keep], radius_b[keep]
 
 
 # --- spheres ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ curls (a closure synergy, hand_model.closure_angles) until it touches the object
 therefore wrap around the object as in a real grasp, and the object occludes some of them.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ _UP = np.array([0.0, -1.0, 0.35])  # arms come from below and from the camera's 
 _DEG = np.pi / 180.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SceneHand:
     """One hand: its shape, finger angles and wrist pose (wrist frame -> camera frame)."""
 
@@ -41,11 +42,13 @@ class SceneHand:
         """The 21 joints ``[21, 3]`` in the camera frame."""
         return self.surface_points[:NUM_JOINTS]
 
-    @property
+    @functools.cached_property
     def surface_points(self) -> np.ndarray:
         """Capsule end points (hand_model.surface_points) in the camera frame."""
         local = hand_model.forward_kinematics(self.shape, self.angles)
-        return self.to_camera(hand_model.surface_points(self.shape, local))
+        points = self.to_camera(hand_model.surface_points(self.shape, local))
+        points.setflags(write=False)  # cached: computed once per hand
+        return points
 
 
 def palm_centre(shape: hand_model.HandShape) -> np.ndarray:
@@ -143,9 +146,8 @@ def grasp_hand(rng, shape, left: bool, obj: SceneObject, approach_cam, fingers_c
     # Slide the hand along its fingers a little, so that grasps are not all centred.
     centre = centre + rotation[:, 0] * rng.uniform(-0.03, 0.01)
     wrist = centre - rotation @ palm_centre(shape)
-    hand = SceneHand(shape, left, np.zeros((5, 4)), rotation, wrist)
-    hand.angles = close_fingers(rng, hand, obj)
-    return hand
+    placed = SceneHand(shape, left, np.zeros((5, 4)), rotation, wrist)
+    return SceneHand(shape, left, close_fingers(rng, placed, obj), rotation, wrist)
 
 
 def close_fingers(rng, hand: SceneHand, obj: SceneObject) -> np.ndarray:

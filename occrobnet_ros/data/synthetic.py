@@ -251,21 +251,23 @@ def _draw_hand(rng, canvas, hand: scene.SceneHand, skin, light, label: int, conf
     points = hand.surface_points
     radii = hand_model.capsule_radii(hand.shape)
     ends = np.array(hand_model.CAPSULES)
-    albedo = np.tile(np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 255), (len(ends), 1))
-    keep = np.ones(len(ends), dtype=bool)
-    keep[hand_model.FOREARM_CAPSULE] = rng.random() < config.forearm_probability
-    if rng.random() < config.sleeve_probability:
-        albedo[hand_model.FOREARM_CAPSULE] = appearance.random_colour(rng)
-    render.draw_capsules(
-        canvas,
-        points[ends[keep, 0]],
-        points[ends[keep, 1]],
-        radii[keep, 0],
-        radii[keep, 1],
-        albedo[keep],
-        light,
-        label,
-    )
+    albedo = np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 255)
+    hand_part = np.arange(len(ends)) != hand_model.FOREARM_CAPSULE
+    parts = [(hand_part, albedo)]
+    if rng.random() < config.forearm_probability:
+        sleeve = rng.random() < config.sleeve_probability
+        parts.append((~hand_part, appearance.random_colour(rng) if sleeve else albedo))
+    for part, colour in parts:
+        render.draw_capsules(
+            canvas,
+            points[ends[part, 0]],
+            points[ends[part, 1]],
+            radii[part, 0],
+            radii[part, 1],
+            colour,
+            light,
+            label,
+        )
 
 
 def _draw_object(canvas, obj: SceneObject, light) -> None:
