@@ -148,24 +148,22 @@ def forward_kinematics(shape: HandShape, angles: np.ndarray) -> np.ndarray:
     """Joint positions ``[..., 21, 3]`` of a right hand in its wrist frame.
 
     ``angles`` is ``[..., 5, 4]`` (abduction, three flexions per finger); leading dimensions
-    are a batch (used to search finger closures in parallel).
+    are a batch (used to search finger closures in parallel). The five fingers are chained
+    together, one bone at a time.
     """
     angles = np.asarray(angles, dtype=np.float64)
     batch = angles.shape[:-2]
     joints = np.zeros(batch + (NUM_JOINTS, 3))
-    for finger in range(NUM_FINGERS):
-        first = 1 + 4 * finger
-        frame = np.broadcast_to(shape.frames[finger], batch + (3, 3))
-        position = np.broadcast_to(shape.bases[finger], batch + (3,))
-        joints[..., first, :] = position
-        abduction = angles[..., finger, 0]
-        for bone in range(3):
-            turn = _flexion(angles[..., finger, bone + 1])
-            if bone == 0:
-                turn = _abduction(abduction) @ turn
-            frame = frame @ turn
-            position = position + frame[..., :, 0] * shape.lengths[finger, bone]
-            joints[..., first + bone + 1, :] = position
+    frame = np.broadcast_to(shape.frames, batch + (NUM_FINGERS, 3, 3))
+    position = np.broadcast_to(shape.bases, batch + (NUM_FINGERS, 3))
+    joints[..., 1::4, :] = position  # thumb CMC and finger MCPs: 1, 5, 9, 13, 17
+    for bone in range(3):
+        turn = _flexion(angles[..., bone + 1])
+        if bone == 0:
+            turn = _abduction(angles[..., 0]) @ turn
+        frame = frame @ turn
+        position = position + frame[..., :, 0] * shape.lengths[:, bone, None]
+        joints[..., 2 + bone :: 4, :] = position  # the next joint of every finger
     return joints
 
 

@@ -29,8 +29,15 @@ class Light:
         """Brightness of surfaces with camera-frame normals ``(nx, ny, nz)``."""
         # Python floats keep float32 arrays float32 (numpy scalars would promote them).
         lx, ly, lz = (float(value) for value in self.direction)
-        lambert = np.maximum(nx * lx + ny * ly + nz * lz, 0.0)
-        return float(self.ambient) + float(self.diffuse) * lambert
+        if np.ndim(nx) == 0:
+            return self.ambient + self.diffuse * max(nx * lx + ny * ly + nz * lz, 0.0)
+        lambert = nx * lx
+        lambert += ny * ly
+        lambert += nz * lz
+        np.maximum(lambert, 0.0, out=lambert)
+        lambert *= float(self.diffuse)
+        lambert += float(self.ambient)
+        return lambert
 
 
 @dataclass
@@ -169,7 +176,10 @@ class _CapsuleParams:
 
 def _capsule_group(p: _CapsuleParams, members, low, shape):
     """Depth (inf off the capsule) ``[n, height, width]`` and surface normal components of the
-    capsules ``members``, whose windows start at ``low [n, 2]``; ``shape`` is (width, height)."""
+    capsules ``members``, whose windows start at ``low [n, 2]``; ``shape`` is (width, height).
+
+    Written with in-place operations: this is the generator's innermost loop.
+    """
     f32 = np.float32
     start = low.astype(f32)[:, :, None, None]  # window origins; keep everything float32
     u = np.arange(shape[0], dtype=f32)[None, None, :] + (start[:, 0] - p.pa_x[members])
@@ -178,14 +188,28 @@ def _capsule_group(p: _CapsuleParams, members, low, shape):
     inv_length2 = 1.0 / np.maximum(dx * dx + dy * dy, f32(1e-6))
     s = u * (dx * inv_length2) + v * (dy * inv_length2)  # position along the segment
     np.clip(s, 0.0, 1.0, out=s)
-    inv_rho = 1.0 / (p.rho[members] + s * p.drho[members])
-    ex = (u - s * dx) * inv_rho  # offset from the axis in units of the projected radius
-    ey = (v - s * dy) * inv_rho
-    inside = 1.0 - (ex * ex + ey * ey)
-    nz = -np.sqrt(np.maximum(inside, 0.0))
-    depth = p.z[members] + s * p.dz[members]
-    depth += (p.radius[members] + s * p.dradius[members]) * nz
-    depth[inside <= 0.0] = np.inf
+    inv_rho = s * p.drho[members]
+    inv_rho += p.rho[members]
+    np.reciprocal(inv_rho, out=inv_rho)
+    ex = s * dx  # offset from the axis, in units of the projected radius
+    np.subtract(u, ex, out=ex)
+    ex *= inv_rho
+    ey = s * dy
+    np.subtract(v, ey, out=ey)
+    ey *= inv_rho
+    inside = ex * ex
+    inside += ey * ey
+    np.subtract(1.0, inside, out=inside)
+    nz = np.maximum(inside, 0.0)
+    np.sqrt(nz, out=nz)
+    np.negative(nz, out=nz)
+    depth = s * p.dz[members]
+    depth += p.z[members]
+    radius = s * p.dradius[members]
+    radius += p.radius[members]
+    radius *= nz
+    depth += radius
+    np.copyto(depth, np.inf, where=inside <= 0.0)
     return depth, (ex, ey, nz)
 
 
