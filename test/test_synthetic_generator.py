@@ -1,5 +1,6 @@
 """Tests of the synthetic hand-object generator (occrobnet_ros.data.synthetic)."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -68,12 +69,16 @@ def test_visibility_agrees_with_rendered_masks_and_depth(samples):
 
 
 def test_masks_match_validity(samples):
+    shown = 0
     for s in samples:
         for hand in range(2):
-            assert (s.hand_mask == hand + 1).any() == s.hand_valid[hand] or not s.hand_valid[hand]
+            drawn = (s.hand_mask == hand + 1).any()
+            assert s.hand_valid[hand] or not drawn  # an absent hand is never drawn
+            shown += drawn
         assert s.object_mask.any() <= s.object_valid
         assert not (s.object_mask & (s.hand_mask > 0)).any()
         assert np.isinf(s.depth[(s.hand_mask == 0) & ~s.object_mask]).all()
+    assert shown >= 0.95 * sum(s.hand_valid.sum() for s in samples)  # present hands are seen
 
 
 def test_objects_occlude_fingers_and_all_buckets_occur(samples):
@@ -118,6 +123,19 @@ def test_same_seed_same_frame_and_different_seeds_differ():
     np.testing.assert_array_equal(a.object_rotation, b.object_rotation)
     c = generate_sample(124, SMALL)
     assert not np.array_equal(a.image, c.image)
+
+
+def test_opencv_thread_count_does_not_change_the_frame():
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        single = generate_sample(321, SMALL)
+        cv2.setNumThreads(4)
+        multi = generate_sample(321, SMALL)
+    finally:
+        cv2.setNumThreads(threads)
+    np.testing.assert_array_equal(single.image, multi.image)
+    np.testing.assert_array_equal(single.depth, multi.depth)
 
 
 def test_scaled_config_renders_the_same_scene():

@@ -17,7 +17,7 @@ from occrobnet_ros.skeleton import NUM_JOINTS
 
 _MIRROR = np.array([1.0, -1.0, 1.0])  # a left hand is the right-hand model mirrored in y
 _CLOSURE_STEPS = np.linspace(0.0, 1.0, 26)
-_UP = np.array([0.0, -1.0, 0.35])  # arms come from below and from the camera's side
+UP = np.array([0.0, -1.0, 0.35])  # fingers point up and away: arms enter from below
 _DEG = np.pi / 180.0
 
 
@@ -83,7 +83,7 @@ def _turn_about(axis: np.ndarray, angle: float) -> np.ndarray:
 def _up_hint(rng: np.random.Generator) -> np.ndarray:
     """A finger direction that points mostly up in the image, as when arms enter from below."""
     angle = rng.normal(0.0, 45.0 * _DEG)
-    return _turn_about(np.array([0.0, 0.0, 1.0]), angle) @ _UP
+    return _turn_about(np.array([0.0, 0.0, 1.0]), angle) @ UP
 
 
 # --- free hands -------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ API
   ``object_corners_rest`` [8, 3] (3D bounding box, object frame, render.box_corners order);
   ``object_corners_3d`` [8, 3] and ``object_corners_2d`` [8, 2]; ``object_symmetry`` int (see
   objects.py: 0 none, 1 half turn about z, 2 continuous about z; spheres: 2 with the identity
-  rotation). Without an object, the pose fields are NaN and the masks empty.
+  rotation). Without an object, the pose fields are NaN, ``object_symmetry`` is -1 and the
+  object mask is empty.
 - ``occlusion_bucket`` str: ``"low"``, ``"medium"`` or ``"high"`` by the fraction of the
   present hands' joints that are not visible (``OCCLUSION_BUCKETS`` thresholds), counting
   joints hidden by the object, the other hand, the hand itself, or outside the image.
@@ -42,8 +43,17 @@ its own hand, and the rendered depth there is no nearer than the joint's own sur
 minus the largest radius of the capsules that meet at it, hand_model.joint_surface_radius)
 minus ``config.visibility_tolerance``.
 
-Speed: ``SyntheticConfig.scaled(0.5)`` renders 320x240 frames of the same scenes (the layout is
-drawn in image fractions, so scaling the camera keeps the scene).
+Speed: about 13-18 ms of CPU per 640x480 frame on one core of the (shared, loaded) 2-core
+development machine; most of it is the hands' capsules. ``SyntheticConfig.scaled(0.5)``
+renders 320x240 frames of the same scenes (the layout is drawn in image fractions, so scaling
+the camera keeps the scene) in about 60 % of the time. ``scripts/show_synthetic.py --time``
+measures it.
+
+Determinism: everything random comes from the sample's generator or from a fixed, seeded noise
+bank; OpenCV's threads split work by rows and do not change results. Frames are identical
+across processes and thread counts; across machines this holds as long as numpy and OpenCV
+compute the same floating-point results (same pinned versions; transcendental functions may
+differ in the last bit between CPU instruction sets, which could move an edge pixel).
 """
 
 from collections.abc import Iterable, Iterator
@@ -233,7 +243,7 @@ def _hold(rng, shape, left: bool, obj: SceneObject, opposite=None) -> scene.Scen
                 local /= np.linalg.norm(local) + 1e-12
             approach_cam = obj.rotation @ local
         fingers_cam = opposite.rotation[:, 0]
-    elif np.dot(fingers_cam, scene._UP) < 0.0 and rng.random() < 0.8:
+    elif np.dot(fingers_cam, scene.UP) < 0.0 and rng.random() < 0.8:
         fingers_cam = -fingers_cam  # most arms come from below
     return scene.grasp_hand(rng, shape, left, obj, approach_cam, fingers_cam)
 
