@@ -7,6 +7,7 @@ by name, or return poses a test can compare exactly.
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from occrobnet_ros.geometry import rotvec_to_matrix
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import NUM_JOINTS
 
+REPO = Path(__file__).resolve().parents[1]
 FAIL_PIXEL = (255, 0, 255)  # an image whose top-left pixel is magenta makes the fake raise
 
 
@@ -80,5 +82,23 @@ class FakeEstimator:
     def reset(self) -> None:
         pass
 
+    def set_smoothing(self, enabled: bool, min_cutoff: float, beta: float) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+def random_checkpoint(path) -> str:
+    """A randomly initialised, reduced occrobnet_tiny checkpoint at ``path``: the real
+    estimator runs it end to end (it detects nothing, which the tests rely on)."""
+    import torch
+
+    from occrobnet_ros.model.checkpoint import save_model
+    from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+
+    config = OccRobNetConfig.from_yaml(REPO / "config" / "model" / "occrobnet_tiny.yaml")
+    config.input_size, config.heatmap_size = 128, 16
+    torch.manual_seed(0)
+    save_model(build_model(config), path)
+    return str(path)

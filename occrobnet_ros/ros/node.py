@@ -119,6 +119,7 @@ class PoseNode(LifecycleNode):
         self._reset_estimator = threading.Event()
         self._last_stamp_ns = -1
         self._intrinsics = _Intrinsics()
+        self._applied: Settings | None = None  # the settings the estimator runs with
         self._settings: Settings = declare_parameters(self)
         # Registered after declaring, so a bad value in a params file is reported by configure
         # instead of killing the process in the constructor.
@@ -224,9 +225,9 @@ class PoseNode(LifecycleNode):
                 "'checkpoint' and configure again."
             )
             return False
-        estimator.hand_threshold = settings.hand_threshold
-        estimator.object_threshold = settings.object_threshold
+        _apply_live_settings(estimator, settings)
         self._estimator, self._load_error = estimator, ""
+        self._applied = settings
         self._model = (str(estimator.model_name), str(estimator.model_version))
         self._reset_estimator.clear()
         self._last_stamp_ns = -1
@@ -327,6 +328,9 @@ class PoseNode(LifecycleNode):
         self, frame: Frame, stamp_ns: int, rgb: np.ndarray, K: np.ndarray, settings: Settings
     ) -> None:
         estimator = self._estimator
+        if settings is not self._applied:  # parameters changed: apply them between frames
+            _apply_live_settings(estimator, settings, self._applied)
+            self._applied = settings
         if self._reset_estimator.is_set() or stamp_ns < self._last_stamp_ns:
             estimator.reset()  # tracking and smoothing must not bridge a jump back in time
             self._reset_estimator.clear()
@@ -395,11 +399,7 @@ class PoseNode(LifecycleNode):
 
     def _on_parameters_set(self, parameters: list) -> None:
         changed = {p.name: p.value for p in parameters if p.name in SPECS}
-        self._settings = self._settings.replace(changed)
-        estimator = self._estimator
-        if estimator is not None:
-            estimator.hand_threshold = self._settings.hand_threshold
-            estimator.object_threshold = self._settings.object_threshold
+        self._settings = self._settings.replace(changed)  # the worker applies it
         if "diagnostics_period" in changed:
             self._diagnostics_timer.timer_period_ns = int(changed["diagnostics_period"] * 1e9)
 
@@ -430,6 +430,19 @@ class PoseNode(LifecycleNode):
         stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(diagnostic_array(now, self._previous, state, stamp))
         self._previous = now
+
+
+def _apply_live_settings(estimator, settings: Settings, previous: Settings | None = None) -> None:
+    """Give the estimator the live parameters (thresholds, smoothing) that changed."""
+    estimator.hand_threshold = settings.hand_threshold
+    estimator.object_threshold = settings.object_threshold
+    smoothing = (settings.smoothing, settings.smoothing_min_cutoff, settings.smoothing_beta)
+    if previous is None or smoothing != (
+        previous.smoothing,
+        previous.smoothing_min_cutoff,
+        previous.smoothing_beta,
+    ):
+        estimator.set_smoothing(*smoothing)
 
 
 class _Io:

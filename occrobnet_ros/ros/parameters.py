@@ -44,9 +44,9 @@ class Spec:
 
 
 def _check_device(value: str) -> str | None:
-    if re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+    if value in ("auto", "cpu", "cuda"):
         return None
-    return f"device must be auto, cpu, cuda or cuda:N, not '{value}'"
+    return f"device must be auto, cpu or cuda, not '{value}'"
 
 
 def _check_tf_prefix(value: str) -> str | None:
@@ -77,7 +77,7 @@ SPECS: dict[str, Spec] = {
         "", "Model .safetensors file; empty = the embedded default weights.", live=False
     ),
     "device": Spec(
-        "auto", "auto (CUDA when present), cpu, cuda or cuda:N.", live=False, check=_check_device
+        "auto", "auto (CUDA when present), cpu or cuda.", live=False, check=_check_device
     ),
     "precision": Spec(
         "fp32",
@@ -126,17 +126,15 @@ SPECS: dict[str, Spec] = {
         0.5, "Object presence probability for detected = true.", bounds=(0.0, 1.0)
     ),
     "roi_tracking": Spec(True, "Crop around the previous frame's hands and object.", live=False),
-    "smoothing": Spec(False, "One-Euro filter on joints and object pose.", live=False),
+    "smoothing": Spec(False, "One-Euro filter on joints and object pose."),
     "smoothing_min_cutoff": Spec(
         1.0,
         "One-Euro minimum cutoff frequency, Hz (lower = smoother when still).",
-        live=False,
         bounds=(0.001, 100.0),
     ),
     "smoothing_beta": Spec(
         0.05,
         "One-Euro speed coefficient (higher = less lag when moving).",
-        live=False,
         bounds=(0.0, 100.0),
     ),
     "publish_tf": Spec(True, "Broadcast <prefix>left_hand, right_hand and object frames."),
