@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS = {
     "evaluate": ("occrobnet_ros.evaluate", "Score prediction files with the paper's metrics."),
     "demo": ("occrobnet_ros.demo", "Stream synthetic camera frames through the node."),
+    "bench": ("occrobnet_ros.bench", "Measure model forward latency, parameters and FLOPs."),
 }
 
 
