@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data import render
+from occrobnet_ros.data import objects, render, synthetic
 
 K = np.array([[300.0, 0.0, 80.0], [0.0, 300.0, 60.0], [0.0, 0.0, 1.0]])
 LIGHT = render.Light(np.array([0.0, 0.0, -1.0]), ambient=0.2, diffuse=0.8)
@@ -130,3 +130,32 @@ def test_cylinder_side_and_cap():
     )
     mask = c2.label == 3
     assert c2.depth[mask] == pytest.approx(0.45, abs=1e-5)
+
+
+def render_object(obj, rotation):
+    obj.rotation, obj.translation = rotation, np.array([0.0, 0.0, 0.6])
+    c = canvas()
+    synthetic._draw_object(c, obj, render.Light(np.array([0.3, -0.2, -0.93]) / 0.9975))
+    return c.image().astype(float), c.label
+
+
+def test_symmetry_classes_are_true_to_the_rendered_images():
+    """A half turn about z leaves class 1 and 2 objects' images unchanged, not class 0 boxes."""
+    rng = np.random.default_rng(5)
+    examples = {}
+    while len(examples) < 4:
+        obj = objects.sample_object(rng)
+        examples.setdefault((obj.kind, obj.symmetry), obj)
+    half_turn = np.diag([-1.0, -1.0, 1.0])
+    for (kind, symmetry), obj in examples.items():
+        differences = []
+        for _ in range(4):
+            rotation = objects.random_rotation(rng)
+            before, label_before = render_object(obj, rotation)
+            after, label_after = render_object(obj, rotation @ half_turn)
+            np.testing.assert_array_equal(label_before, label_after)  # same silhouette
+            differences.append(np.abs(before - after)[label_before > 0].mean())
+        if symmetry == objects.SYMMETRY_NONE:
+            assert max(differences) > 5.0, kind
+        else:
+            assert max(differences) < 1.0, (kind, symmetry)
