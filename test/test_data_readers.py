@@ -13,9 +13,11 @@ import pickle
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from occrobnet_ros import crop_policy
 from occrobnet_ros.data import h2o3d, ho3d, interhand, record, targets
+from occrobnet_ros.data.augment import AugmentConfig, augment
 from occrobnet_ros.data.safe_pickle import UnsafePickleError
 from occrobnet_ros.skeleton import HO3D_FROM_OURS, INTERHAND_FROM_OURS, two_hand_map
 
@@ -477,3 +479,22 @@ def test_open_dataset_by_name(tmp_path):
     assert isinstance(dataset, ho3d.HO3D) and len(dataset) == 2
     with pytest.raises(ValueError, match="unknown dataset"):
         record.open_dataset("freihand", tmp_path, "train")
+
+
+# --- the training pipeline takes the records ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["interhand", "ho3d", "h2o3d"])
+def test_records_go_through_augmentation_and_targets(tmp_path, name):
+    {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}[name](tmp_path)
+    dataset = record.open_dataset(name, tmp_path, "train")
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for seed in range(4):
+            rng = np.random.default_rng(seed)
+            augmented, crop, _ = augment(rng, sample, CROP, AugmentConfig(flip_probability=0.5))
+            image, example = targets.make_example(augmented, crop, CROP)
+            assert image.shape == (3, CROP, CROP)
+            for key, value in example.items():
+                assert torch.isfinite(value.float()).all(), (name, index, seed, key)
+            assert example["hand_valid"].tolist() == augmented.hand_valid.tolist()
