@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from occrobnet_ros import crop_policy
+from occrobnet_ros import cli, crop_policy
 from occrobnet_ros.data import h2o3d, ho3d, interhand, record, targets
 from occrobnet_ros.data.augment import AugmentConfig, augment
 from occrobnet_ros.data.safe_pickle import UnsafePickleError
@@ -498,3 +498,44 @@ def test_records_go_through_augmentation_and_targets(tmp_path, name):
             for key, value in example.items():
                 assert torch.isfinite(value.float()).all(), (name, index, seed, key)
             assert example["hand_valid"].tolist() == augmented.hand_valid.tolist()
+
+
+# --- ground-truth files are what `occrobnet evaluate` reads ------------------------------------
+
+
+def evaluate(capsys, *argv) -> dict:
+    assert cli.main(["evaluate", *map(str, argv)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ground_truth_files_score_zero_against_themselves(tmp_path, capsys):
+    write_ho3d(tmp_path / "ho3d")
+    ho3d_gt = tmp_path / "ho3d_xyz.json"
+    ho3d_gt.write_text(json.dumps(ho3d.HO3D(tmp_path / "ho3d").ground_truth()))
+    pred = tmp_path / "pred.json"
+    xyz = json.loads(ho3d_gt.read_text())
+    pred.write_text(json.dumps([xyz, [[] for _ in xyz]]))
+    report = evaluate(capsys, "ho3d", "--pred", pred, "--gt-xyz", ho3d_gt)
+    assert report["num_frames"] == 2 and report["joint_error_cm"] == pytest.approx(0, abs=1e-9)
+
+    write_h2o3d(tmp_path / "h2o3d")
+    h2o3d_gt = tmp_path / "h2o3d_gt.json"
+    h2o3d_gt.write_text(json.dumps(h2o3d.H2O3D(tmp_path / "h2o3d").ground_truth()))
+    pred.write_text(json.dumps([json.loads(h2o3d_gt.read_text())]))
+    report = evaluate(capsys, "h2o3d", "--pred", pred, "--gt", h2o3d_gt)
+    assert report["mpjpe_cm"] == pytest.approx(0, abs=1e-9)
+    assert report["mrrpe_cm"] == pytest.approx(0, abs=1e-9)
+
+    write_interhand(tmp_path / "ih")
+    ih_gt = tmp_path / "ih_gt.json"
+    ground_truth = interhand.InterHand(tmp_path / "ih").ground_truth()
+    ih_gt.write_text(json.dumps(ground_truth))
+    pred.write_text(json.dumps({"joints": ground_truth["joints"]}))
+    report = evaluate(capsys, "interhand", "--pred", pred, "--gt", ih_gt)
+    assert report["mpjpe_all_mm"] == pytest.approx(0, abs=1e-9)
+
+
+def test_ground_truth_needs_full_annotations(tmp_path):
+    write_ho3d(tmp_path, "evaluation")
+    with pytest.raises(record.DatasetFormatError, match="not every joint"):
+        ho3d.HO3D(tmp_path, "evaluation").ground_truth()

@@ -27,6 +27,7 @@ import numpy as np
 
 from occrobnet_ros.data.ho3d import HO3D, box_of, one_hand
 from occrobnet_ros.data.ho3d import submission_joints as one_hand_submission
+from occrobnet_ros.data.record import Record
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
 
 HAND_KEYS = {RIGHT: "rightHandJoints3D", LEFT: "leftHandJoints3D"}
@@ -34,11 +35,18 @@ BOX_KEYS = {RIGHT: "rightHandBoundingBox", LEFT: "leftHandBoundingBox"}
 
 
 class H2O3D(HO3D):
-    """H2O-3D frames of one split as ``Record``s (see ``HO3D`` for the API)."""
+    """H2O-3D frames of one split as ``Record``s (see ``HO3D`` for the API). ``ground_truth``
+    gives 21 x 6 per frame (``submission_joints``), what ``occrobnet evaluate h2o3d --gt``
+    reads; it needs both hands fully annotated, so it is for held-out training frames."""
 
     dataset = "h2o3d"
     mask_folders = ("segr",)
     mask_channel = 1  # green (RGB order)
+
+    required_joints = slice(0, NUM_HANDS * NUM_JOINTS)
+
+    def submission_entry(self, sample: Record) -> list[list[float]]:
+        return submission_joints(sample.joints_3d).tolist()
 
     def hand_joints(self, meta: dict[str, Any], source: str) -> tuple[np.ndarray, np.ndarray]:
         joints = np.full((NUM_HANDS * NUM_JOINTS, 3), np.nan)

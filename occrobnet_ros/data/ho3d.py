@@ -140,7 +140,28 @@ class HO3D:
             roi_box=self.roi_box(meta, source),
         )
 
+    def ground_truth(self) -> list[list[list[float]]]:
+        """The split's hand joints in the official file format (``evaluation_xyz.json``, what
+        ``occrobnet evaluate ho3d --gt-xyz`` reads): per frame 21 x 3, HO-3D order, OpenGL,
+        metres. For a held-out set of training frames; every frame needs all 21 joints."""
+        return [self.submission_entry(self._annotated(index)) for index in range(len(self))]
+
+    def submission_entry(self, sample: Record) -> list[list[float]]:
+        """One frame's joints as the split's prediction / ground-truth files hold them."""
+        return submission_joints(sample.joints_3d[:NUM_JOINTS]).tolist()
+
+    def _annotated(self, index: int) -> Record:
+        sample = self.record(index, load_image=False)
+        if not sample.joint_valid[self.required_joints].all():
+            raise rec.DatasetFormatError(
+                f"{self.meta_path(index)}: not every joint is annotated, so the frame has no "
+                "full ground truth; leave it out of the split file"
+            )
+        return sample
+
     # --- per-dataset parts (H2O3D overrides them) ---------------------------------------------
+
+    required_joints = slice(RIGHT * NUM_JOINTS, (RIGHT + 1) * NUM_JOINTS)
 
     def hand_joints(self, meta: dict[str, Any], source: str) -> tuple[np.ndarray, np.ndarray]:
         """Two-hand joints [42, 3] and their validity [42]: the right hand from handJoints3D."""
