@@ -18,6 +18,7 @@ from occrobnet_ros.skeleton import NUM_JOINTS
 _MIRROR = np.array([1.0, -1.0, 1.0])  # a left hand is the right-hand model mirrored in y
 _CLOSURE_STEPS = np.linspace(0.0, 1.0, 26)
 UP = np.array([0.0, -1.0, 0.35])  # fingers point up and away: arms enter from below
+MAX_AWAY = 0.6  # largest z of the finger direction: steeper, the forearm points at the lens
 _DEG = np.pi / 180.0
 
 
@@ -93,6 +94,8 @@ def free_hand(rng, shape, left: bool, centre: np.ndarray) -> SceneHand:
     """A hand holding nothing, palm centre at ``centre``, in any roll about its own axis."""
     x = _up_hint(rng) + rng.normal(0.0, 0.25, 3)
     x /= np.linalg.norm(x)
+    if x[2] > MAX_AWAY:
+        x[2] = -x[2]  # not with the forearm pointing into the lens
     # Any roll about the hand's own axis: palm towards the camera, away from it, or sideways.
     z = _turn_about(x, rng.uniform(0.0, 2 * np.pi)) @ _perpendicular(x)
     rotation = np.stack([x, np.cross(z, x), z], axis=1)
