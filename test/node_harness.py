@@ -18,14 +18,15 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import SetBool
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
+from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
 
 from ros_process import REPO, ros_process
 
@@ -108,6 +109,7 @@ class Session:
             "reliable": node.create_publisher(Image, "image", reliable),
         }
         self.info_pub = node.create_publisher(CameraInfo, "camera_info", reliable)
+        self.compressed_pub = node.create_publisher(CompressedImage, "image/compressed", sensor)
         self.clock_pub = node.create_publisher(Clock, "/clock", 10)
         self.clients = {
             "change_state": node.create_client(ChangeState, f"{NODE}/change_state"),
@@ -156,20 +158,25 @@ class Session:
         info: bool = True,
         k=K,
         qos: str = "best_effort",
-        image: Image | None = None,
+        image: Image | CompressedImage | None = None,
+        compressed: bool = False,
     ):
         """Publish one image (and, with ``info``, its CameraInfo); returns the stamp used."""
         stamp = stamp if stamp is not None else self.now()
-        msg = (
-            image
-            if image is not None
-            else rgb_to_image_msg(rgb if rgb is not None else rgb_frame())
-        )
-        msg.header.stamp, msg.header.frame_id = stamp, FRAME_ID
+        if image is None:
+            rgb = rgb if rgb is not None else rgb_frame()
+            image = rgb_to_compressed_msg(rgb, fmt="png") if compressed else rgb_to_image_msg(rgb)
+        image.header.stamp, image.header.frame_id = stamp, FRAME_ID
         if info:
             self.info_pub.publish(camera_info(stamp, k))
-        self.image_pub[qos].publish(msg)
+        if isinstance(image, CompressedImage):
+            self.compressed_pub.publish(image)
+        else:
+            self.image_pub[qos].publish(image)
         return stamp
+
+    def publish_clock(self, seconds: float) -> None:
+        self.clock_pub.publish(Clock(clock=Time(seconds=seconds).to_msg()))
 
     def wait_for_subscribers(self, timeout: float = 20.0) -> None:
         """Until the node's image and camera_info subscriptions are matched."""
@@ -180,21 +187,30 @@ class Session:
             "the node to subscribe to image and camera_info",
         )
 
-    def publish_until_pose(self, rgb=None, timeout: float = 20.0, qos: str = "best_effort"):
-        """Publish frames every 50 ms until a HandObjectPose with one of their stamps arrives;
-        returns that message."""
+    def publish_until_pose(self, rgb=None, timeout: float = 20.0, **frame):
+        """Publish frames (``publish_frame`` arguments) every 50 ms until a HandObjectPose
+        with one of their stamps arrives; returns that message."""
         sent = []
 
-        def arrived():
-            return any(_same_stamp(p.header.stamp, s) for p in self.poses for s in sent)
+        def answer():
+            return next((p for p in self.poses for s in sent if p.header.stamp == s), None)
 
         deadline = time.monotonic() + timeout
-        while not arrived():
+        while answer() is None:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no HandObjectPose for {len(sent)} frames:\n{self.output()}")
-            sent.append(self.publish_frame(rgb, qos=qos))
+            sent.append(self.publish_frame(rgb, **frame))
             self.spin_for(0.05)
-        return next(p for p in self.poses for s in sent if _same_stamp(p.header.stamp, s))
+        return answer()
+
+    def publish_for(self, seconds: float, **frame) -> list:
+        """Publish frames every 50 ms for ``seconds``; returns their stamps."""
+        sent = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sent.append(self.publish_frame(**frame))
+            self.spin_for(0.05)
+        return sent
 
     # --- services -----------------------------------------------------------------------------
 
@@ -239,10 +255,6 @@ class Session:
                 return status
             if time.monotonic() > deadline:
                 raise AssertionError(f"diagnostics never matched; last {status}\n{self.output()}")
-
-
-def _same_stamp(a, b) -> bool:
-    return a.sec == b.sec and a.nanosec == b.nanosec
 
 
 def _value(value) -> ParameterValue:

@@ -37,7 +37,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.clock import JumpThreshold, TimeJump
+from rclpy.clock import Clock, ClockType, JumpThreshold, TimeJump
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -127,8 +127,11 @@ class PoseNode(LifecycleNode):
         self.add_post_set_parameters_callback(self._on_parameters_set)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self._previous = self._stats.snapshot()
+        # On the steady clock: diagnostics keep coming while a bag (sim time) is paused.
         self._diagnostics_timer = self.create_timer(
-            self._settings.diagnostics_period, self._publish_diagnostics
+            self._settings.diagnostics_period,
+            self._publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self.create_service(SetBool, "~/enable", self._on_enable)
         self._jump_handle = self.get_clock().create_jump_callback(
