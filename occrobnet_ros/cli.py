@@ -13,6 +13,9 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     "evaluate": ("occrobnet_ros.evaluate", "Score prediction files with the paper's metrics."),
+    "train": ("occrobnet_ros.train", "Train OccRobNet (one process, or torchrun for DDP)."),
+    "bag-convert": ("occrobnet_ros.bag.convert", "Write a dataset or synthetic frames to a bag."),
+    "bag-eval": ("occrobnet_ros.bag.bag_eval", "Replay bags through OccRobNet and report."),
     "demo": ("occrobnet_ros.demo", "Stream synthetic camera frames through the node."),
     "bench": ("occrobnet_ros.bench", "Measure model forward latency, parameters and FLOPs."),
 }

@@ -1,0 +1,46 @@
+"""Shared pieces of the bag tests: a small synthetic source and a tiny checkpoint."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from occrobnet_ros.bag.sources import SyntheticSource
+from occrobnet_ros.data.synthetic import SyntheticConfig
+from occrobnet_ros.model.checkpoint import save_model
+from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+
+REPO = Path(__file__).resolve().parents[1]
+EMBEDDED = REPO / "weights" / "occrobnet_tiny_synthetic.safetensors"
+SCALE = 0.25  # 160 x 120 frames: the same scenes, fast to render and to run
+TORCH_SEED = 7  # random weights whose hands decode in front of the camera
+
+
+def small_source(frames: int) -> SyntheticSource:
+    return SyntheticSource(range(frames), SyntheticConfig().scaled(SCALE))
+
+
+def tiny_checkpoint(directory: Path) -> Path:
+    """The embedded checkpoint when present, else a random reduced tiny model (input 128).
+
+    The torch seed is one whose random outputs decode to hands in front of the camera on the
+    small synthetic frames, so hand metrics are numbers rather than NaN (the tests assert
+    that). The numbers need not be good, only reproducible.
+    """
+    if EMBEDDED.is_file():
+        return EMBEDDED
+    config = OccRobNetConfig.from_yaml(str(REPO / "config" / "model" / "occrobnet_tiny.yaml"))
+    config.input_size, config.heatmap_size = 128, 16
+    torch.manual_seed(TORCH_SEED)
+    path = directory / "tiny_random.safetensors"
+    save_model(build_model(config), path)
+    return path
+
+
+def stack_joints(predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 42, 3) joints and (N, 2) detection flags, right hand first."""
+    joints = np.stack(
+        [np.concatenate([p.right_hand.joints, p.left_hand.joints]) for p in predictions]
+    )
+    found = np.array([[p.right_hand.detected, p.left_hand.detected] for p in predictions])
+    return joints, found

@@ -1,0 +1,130 @@
+"""Bags from other writers, both storages, compressed images, and clear errors on bad bags."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bag_fixtures import small_source, tiny_checkpoint
+from mcap_ros2.writer import Writer as McapWriter
+
+from occrobnet_ros import cli
+from occrobnet_ros.bag import io
+from occrobnet_ros.bag.convert import write_bag
+from occrobnet_ros.bag.io import BagReader
+
+FRAMES = 4
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+def _eval(bag, report_dir, checkpoint, *extra) -> int:
+    args = ["bag-eval", str(bag), "-o", str(report_dir), "--checkpoint", str(checkpoint)]
+    return cli.main([*args, "--device", "cpu", "--no-progress", *extra])
+
+
+def _robot_bag(path) -> None:
+    """What a camera driver + `ros2 bag record` might leave, written with the mcap library
+    (a bare .mcap file, no metadata.yaml, its own topic names, no ground truth)."""
+    store = io.typestore()
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as stream:
+        writer = McapWriter(stream)
+        image_schema, info_schema = (
+            writer.register_msgdef(name, store.generate_msgdef(name, ros_version=2)[0])
+            for name in ("sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo")
+        )
+        for i in range(FRAMES):
+            stamp = {"sec": 100, "nanosec": i * 33_000_000}
+            header = {"stamp": stamp, "frame_id": "camera_color_optical_frame"}
+            pixels = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+            image = {"header": header, "height": 96, "width": 128, "encoding": "rgb8",
+                     "is_bigendian": 0, "step": 384, "data": pixels.tobytes()}  # fmt: skip
+            info = {
+                "header": header,
+                "height": 96,
+                "width": 128,
+                "distortion_model": "plumb_bob",
+                "d": [0.0] * 5,
+                "k": [120.0, 0, 64, 0, 120.0, 48, 0, 0, 1],
+                "r": [1.0, 0, 0, 0, 1, 0, 0, 0, 1],
+                "p": [120.0, 0, 64, 0, 0, 120.0, 48, 0, 0, 0, 1, 0],
+                "binning_x": 0,
+                "binning_y": 0,
+                "roi": {"x_offset": 0, "y_offset": 0, "height": 0, "width": 0, "do_rectify": 0},
+            }
+            time_ns = 100_000_000_000 + i * 33_000_000 + 2_000_000  # received 2 ms later
+            writer.write_message("/camera/color/image_raw", image_schema, image, time_ns)
+            writer.write_message("/camera/color/camera_info", info_schema, info, time_ns)
+        writer.finish()
+
+
+def test_bag_from_the_mcap_library_is_read_without_ground_truth(tmp_path, checkpoint):
+    bag = tmp_path / "robot.mcap"
+    _robot_bag(bag)
+    topics = ["--image-topic", "/camera/color/image_raw"]
+    topics += ["--camera-info-topic", "camera/color/camera_info"]  # relative works too
+    assert _eval(bag, tmp_path / "report", checkpoint, *topics) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["frames"] == FRAMES
+    assert report["metrics"] is None  # no ground truth: throughput only
+    assert report["topics"]["ground_truth"] is None
+    assert report["throughput"]["frames"] == FRAMES
+    with BagReader(tmp_path / "report" / "predictions" / "robot") as predictions:
+        stamps = [
+            m.header.stamp.nanosec for _, _, m in predictions.messages(["/hand_object_pose"])
+        ]
+    assert stamps == [i * 33_000_000 for i in range(FRAMES)]
+    assert "throughput" in (tmp_path / "report" / "report.md").read_text().lower()
+
+
+def test_missing_topics_exit_2_listing_the_bags_topics(tmp_path, checkpoint, capsys):
+    bag = tmp_path / "robot.mcap"
+    _robot_bag(bag)
+    assert _eval(bag, tmp_path / "report", checkpoint) == 2
+    error = capsys.readouterr().err
+    assert "no image topic /image" in error
+    assert "/camera/color/image_raw (sensor_msgs/msg/Image, 4 msgs)" in error
+    assert "/camera/color/camera_info" in error
+    assert "Traceback" not in error
+    # An explicitly requested ground-truth topic must exist.
+    extra = ["--image-topic", "/camera/color/image_raw"]
+    extra += ["--camera-info-topic", "/camera/color/camera_info", "--gt-topic", "/gt"]
+    assert _eval(bag, tmp_path / "report2", checkpoint, *extra) == 2
+    assert "no ground-truth topic /gt" in capsys.readouterr().err
+
+
+def test_not_a_bag_is_a_clear_error(tmp_path, checkpoint, capsys):
+    junk = tmp_path / "junk.mcap"
+    junk.write_bytes(b"not a bag at all")
+    assert _eval(junk, tmp_path / "report", checkpoint) == 2
+    error = capsys.readouterr().err
+    assert "cannot open as a ROS 2 bag" in error and "Traceback" not in error
+
+
+def test_sqlite3_bag_with_jpeg_images_is_evaluated(tmp_path, checkpoint):
+    bag = tmp_path / "jpeg_bag"
+    write_bag(small_source(FRAMES), bag, storage="sqlite3", image_format="jpeg", progress=False)
+    assert (bag / "jpeg_bag.db3").is_file()
+    with BagReader(bag) as reader:
+        assert reader.topics["/image/compressed"] == "sensor_msgs/msg/CompressedImage"
+    assert _eval(bag, tmp_path / "report", checkpoint, "--hand-threshold", "0") == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["topics"]["image"] == "/image/compressed"  # found from the default /image
+    assert report["frames_with_ground_truth"] == FRAMES
+    assert report["metrics"]["frames"] == FRAMES
+
+
+def test_our_message_types_carry_the_generated_hashes():
+    """The typestore registered from msg/*.msg gives the RIHS01 hashes rosidl generated, so
+    other ROS tools accept our bags."""
+    from ament_index_python.packages import get_package_share_directory
+
+    share = Path(get_package_share_directory("occrobnet_ros")) / "msg"
+    for name in ("HandObjectPose", "HandPose", "ObjectPose"):
+        generated = json.loads((share / f"{name}.json").read_text())["type_hashes"][0]
+        assert generated["type_name"] == f"occrobnet_ros/msg/{name}"
+        assert io.typestore().hash_rihs01(generated["type_name"]) == generated["hash_string"]
