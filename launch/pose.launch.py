@@ -2,69 +2,78 @@
 
     ros2 launch occrobnet_ros pose.launch.py image:=/camera/color/image_raw \
         camera_info:=/camera/color/camera_info device:=cuda
+
+Parameters come from ``params_file`` (default: the package's config/pose.yaml). The launch
+arguments ``checkpoint``, ``device``, ``use_sim_time``, ``autostart`` and ``use_compressed``
+override it only when given: left empty, the params file decides.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PythonExpression
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchDescription
 
+PACKAGE = "occrobnet_ros"
+EXECUTABLE = "occrobnet_pose"
+
+# name: (default, description)
 ARGUMENTS = {
     "namespace": ("", "Namespace of the node and its topics."),
     "image": ("image", "Camera image topic (sensor_msgs/Image)."),
     "camera_info": ("camera_info", "CameraInfo topic of the same camera."),
-    "use_compressed": ("false", "Subscribe to <image>/compressed (CompressedImage) instead."),
     "params_file": ("", "YAML parameters file; empty = the package's config/pose.yaml."),
-    "checkpoint": ("", "Model .safetensors file; empty = the embedded default."),
-    "device": ("auto", "auto | cuda | cpu"),
-    "use_sim_time": ("false", "Use /clock (rosbag replay)."),
-    "autostart": ("true", "Configure and activate the lifecycle node at start-up."),
+    "checkpoint": ("", "Model .safetensors file; empty = from the params file."),
+    "device": ("", "auto | cuda | cpu; empty = from the params file."),
+    "use_sim_time": ("", "true to follow /clock (rosbag replay); empty = from the params file."),
+    "autostart": ("", "true: configure and activate at start-up; empty = from the params file."),
+    "use_compressed": ("", "true: subscribe to <image>/compressed; empty = from the params file."),
     "fastdds_shm": ("true", "Use the package's Fast DDS shared-memory profile (big images)."),
 }
+# Launch arguments that, when not empty, override the parameter of the same name.
+OVERRIDES = ("checkpoint", "device", "use_sim_time", "autostart", "use_compressed")
+BOOLEANS = ("use_sim_time", "autostart", "use_compressed")
 
 
-def _bool(argument: str) -> ParameterValue:
-    return ParameterValue(LaunchConfiguration(argument), value_type=bool)
+def _overrides(context) -> dict:
+    values = {}
+    for name in OVERRIDES:
+        text = LaunchConfiguration(name).perform(context).strip()
+        if text:
+            values[name] = text.lower() in ("true", "1", "yes") if name in BOOLEANS else text
+    return values
 
 
-def generate_launch_description() -> LaunchDescription:
-    share = get_package_share_directory("occrobnet_ros")
-    default_params = os.path.join(share, "config", "pose.yaml")
-    params_file = LaunchConfiguration("params_file")
-    params_or_default = PythonExpression(["'", params_file, "' or '", default_params, "'"])
+def _node(context) -> list:
+    share = get_package_share_directory(PACKAGE)
+    params_file = LaunchConfiguration("params_file").perform(context)
+    image = LaunchConfiguration("image").perform(context)
     node = Node(
-        package="occrobnet_ros",
-        executable="occrobnet_pose",
+        package=PACKAGE,
+        executable=EXECUTABLE,
         name="occrobnet_pose",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         emulate_tty=True,
         parameters=[
-            params_or_default,
-            {
-                "checkpoint": LaunchConfiguration("checkpoint"),
-                "device": LaunchConfiguration("device"),
-                "use_sim_time": ParameterValue(
-                    LaunchConfiguration("use_sim_time"), value_type=bool
-                ),
-                "autostart": ParameterValue(LaunchConfiguration("autostart"), value_type=bool),
-                "use_compressed": ParameterValue(
-                    LaunchConfiguration("use_compressed"), value_type=bool
-                ),
-            },
+            params_file or os.path.join(share, "config", "pose.yaml"),
+            _overrides(context),
         ],
         remappings=[
-            ("image", LaunchConfiguration("image")),
-            ("image/compressed", [LaunchConfiguration("image"), "/compressed"]),
+            ("image", image),
+            ("image/compressed", f"{image}/compressed"),
             ("camera_info", LaunchConfiguration("camera_info")),
         ],
     )
+    return [node]
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory(PACKAGE)
     # Big images need the shared-memory profile in every process that exchanges them; the
     # camera driver must use it too (README, "Big images and Fast DDS").
     shm_profile = SetEnvironmentVariable(
@@ -76,4 +85,4 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in ARGUMENTS.items()
     ]
-    return LaunchDescription([*declared, shm_profile, node])
+    return LaunchDescription([*declared, shm_profile, OpaqueFunction(function=_node)])
