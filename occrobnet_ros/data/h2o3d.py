@@ -42,7 +42,6 @@ class H2O3D(HO3D):
     dataset = "h2o3d"
     mask_folders = ("segr",)
     mask_channel = 1  # green (RGB order)
-
     required_joints = slice(0, NUM_HANDS * NUM_JOINTS)
 
     def submission_entry(self, sample: Record) -> list[list[float]]:

@@ -70,8 +70,9 @@ class HO3D:
     """
 
     dataset = "ho3d"
-    mask_folders = ("seg",)
+    mask_folders = ("seg",)  # inside <split>/<SEQ>/
     mask_channel = MASK_CHANNEL
+    required_joints = slice(RIGHT * NUM_JOINTS, (RIGHT + 1) * NUM_JOINTS)  # for ground_truth
 
     def __init__(
         self, root: str | Path, split: str = "train", segmentation_dir: str | Path | None = None
@@ -160,8 +161,6 @@ class HO3D:
         return sample
 
     # --- per-dataset parts (H2O3D overrides them) ---------------------------------------------
-
-    required_joints = slice(RIGHT * NUM_JOINTS, (RIGHT + 1) * NUM_JOINTS)
 
     def hand_joints(self, meta: dict[str, Any], source: str) -> tuple[np.ndarray, np.ndarray]:
         """Two-hand joints [42, 3] and their validity [42]: the right hand from handJoints3D."""

@@ -145,7 +145,12 @@ class InterHand:
                 raise rec.DatasetFormatError(
                     f"{path}: annotation {annotation.get('id')} names a missing image"
                 )
-            info = self._frame_info(image, annotation)
+            try:
+                info = self._frame_info(image, annotation)
+            except (KeyError, ValueError, TypeError) as error:
+                raise rec.DatasetFormatError(
+                    f"{path}: annotation {annotation.get('id')} or its image lacks {error}"
+                ) from error
             valid = _joint_valid(annotation, path)
             if skip and not valid.any():
                 continue
