@@ -112,3 +112,16 @@ def test_object_signed_distance_and_extent():
     assert cylinder.extent_along(np.array([1.0, 0, 0])) == pytest.approx(0.04)
     assert cylinder.extent_along(np.array([0, 0, 1.0])) == pytest.approx(0.1)
     np.testing.assert_allclose(cylinder.signed_distance(np.array([[0.1, 0, 0]])), [0.06])
+
+
+def test_nails_sit_on_the_back_of_the_last_bones():
+    shape = hand_model.default_shape()
+    flat = np.zeros((5, 4))
+    start, end, radius = hand_model.nails(shape, flat)
+    joints = hand_model.forward_kinematics(shape, flat)
+    assert (start[1:, 2] < 0).all() and (end[1:, 2] < 0).all()  # dorsal: -z, away from palm
+    tips, last = joints[[8, 12, 16, 20]], joints[[7, 11, 15, 19]]
+    assert (last[:, 0] < start[1:, 0]).all() and (end[1:, 0] < tips[:, 0]).all()
+    # A finger's nail pokes out of its surface, but only a little.
+    depth_out = -start[1:, 2] + radius[1:] - shape.radii[[8, 12, 16, 20]]
+    assert (depth_out > 0).all() and (depth_out < 0.003).all()

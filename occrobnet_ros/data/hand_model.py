@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occrobnet_ros.skeleton import NUM_JOINTS, WRIST
+from occrobnet_ros.skeleton import FINGERTIPS, NUM_JOINTS, WRIST
 
 NUM_FINGERS = 5
 DEG = np.pi / 180.0
@@ -148,8 +148,15 @@ def forward_kinematics(shape: HandShape, angles: np.ndarray) -> np.ndarray:
     """Joint positions ``[..., 21, 3]`` of a right hand in its wrist frame.
 
     ``angles`` is ``[..., 5, 4]`` (abduction, three flexions per finger); leading dimensions
-    are a batch (used to search finger closures in parallel). The five fingers are chained
-    together, one bone at a time.
+    are a batch (used to search finger closures in parallel).
+    """
+    return _chain(shape, angles)[0]
+
+
+def _chain(shape: HandShape, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Joints ``[..., 21, 3]`` and the last bone's frame of every finger ``[..., 5, 3, 3]``.
+
+    The five fingers are chained together, one bone at a time.
     """
     angles = np.asarray(angles, dtype=np.float64)
     batch = angles.shape[:-2]
@@ -164,7 +171,22 @@ def forward_kinematics(shape: HandShape, angles: np.ndarray) -> np.ndarray:
         frame = frame @ turn
         position = position + frame[..., :, 0] * shape.lengths[:, bone, None]
         joints[..., 2 + bone :: 4, :] = position  # the next joint of every finger
-    return joints
+    return joints, frame
+
+
+def nails(shape: HandShape, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fingernails as small capsules on the back of each last bone (wrist frame).
+
+    Returns start ``[5, 3]``, end ``[5, 3]`` and radius ``[5]``. Nails tell the back of a
+    hand from its palm, which capsules alone do not.
+    """
+    joints, frames = _chain(shape, angles)
+    tips, last = joints[list(FINGERTIPS)], joints[[tip - 1 for tip in FINGERTIPS]]
+    radius = shape.radii[list(FINGERTIPS)]
+    dorsal = -frames[:, :, 2] * (0.62 * radius)[:, None]  # away from the curl: the nail side
+    start = last + 0.4 * (tips - last) + dorsal
+    end = last + 0.85 * (tips - last) + dorsal
+    return start, end, 0.5 * radius
 
 
 def _abduction(angle: np.ndarray) -> np.ndarray:

@@ -44,6 +44,12 @@ class SceneHand:
         return self.surface_points[:NUM_JOINTS]
 
     @functools.cached_property
+    def nails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fingernail capsules (hand_model.nails) in the camera frame: start, end, radius."""
+        start, end, radius = hand_model.nails(self.shape, self.angles)
+        return self.to_camera(start), self.to_camera(end), radius
+
+    @functools.cached_property
     def surface_points(self) -> np.ndarray:
         """Capsule end points (hand_model.surface_points) in the camera frame."""
         local = hand_model.forward_kinematics(self.shape, self.angles)

@@ -275,6 +275,9 @@ def _draw_hand(rng, canvas, hand: scene.SceneHand, skin, light, label: int, conf
         light,
         label,
     )
+    nail_colour = 0.55 * albedo + 0.45 * np.array([250.0, 215.0, 210.0])
+    start, end, radius = hand.nails
+    render.draw_capsules(canvas, start, end, radius, radius, nail_colour, light, label)
     if rng.random() < config.forearm_probability:
         sleeve = rng.random() < config.sleeve_probability
         colour = appearance.random_colour(rng) if sleeve else albedo
