@@ -39,7 +39,7 @@ class H2O3D(HO3D):
     gives 21 x 6 per frame (``submission_joints``), what ``occrobnet evaluate h2o3d --gt``
     reads; it needs both hands fully annotated, so it is for held-out training frames."""
 
-    dataset = "h2o3d"
+    dataset, title = "h2o3d", "H2O-3D"
     mask_folders = ("segr",)
     mask_channel = 1  # green (RGB order)
     required_joints = slice(0, NUM_HANDS * NUM_JOINTS)

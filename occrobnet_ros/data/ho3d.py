@@ -69,7 +69,7 @@ class HO3D:
     looked for (a folder laid out as ``<SEQ>/<name>/<frame>.*``).
     """
 
-    dataset = "ho3d"
+    dataset, title = "ho3d", "HO-3D"
     mask_folders = ("seg",)  # inside <split>/<SEQ>/
     mask_channel = MASK_CHANNEL
     required_joints = slice(RIGHT * NUM_JOINTS, (RIGHT + 1) * NUM_JOINTS)  # for ground_truth
@@ -78,11 +78,11 @@ class HO3D:
         self, root: str | Path, split: str = "train", segmentation_dir: str | Path | None = None
     ) -> None:
         if split not in SPLITS:
-            raise ValueError(f"{self.dataset} split must be one of {SPLITS}, got {split!r}")
+            raise ValueError(f"{self.title} split must be one of {SPLITS}, got {split!r}")
         self.root, self.split = Path(root), split
         self.segmentation_dir = None if segmentation_dir is None else Path(segmentation_dir)
         rec.require_paths(
-            self.dataset,
+            self.title,
             self.root,
             {
                 f"split file listing the {split} frames": self.root / f"{split}.txt",

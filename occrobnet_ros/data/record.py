@@ -284,7 +284,7 @@ def require_paths(dataset: str, root: Path, expected: dict[str, Path]) -> None:
         found = sorted(entry.name for entry in root.iterdir())[:20]
         lines = "\n".join(f"  {what}: {path}" for what, path in missing.items())
         raise DatasetLayoutError(
-            f"{root} does not look like a {dataset} root (see docs/datasets.md); missing:\n"
+            f"{root} is not laid out as {dataset} expects (see docs/datasets.md); missing:\n"
             f"{lines}\n  the root holds: {found}"
         )
 
