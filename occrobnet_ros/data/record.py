@@ -130,7 +130,7 @@ def make_record(
     joints_3d = np.where(np.repeat(hand_valid, NUM_JOINTS)[:, None], joints_3d, np.nan)
     joints_2d = project(joints_3d, K)
     hand_type = hand_type or hand_type_of(hand_valid)
-    record = Record(
+    return Record(
         image=image,
         K=np.asarray(K, np.float64),
         joints_3d=joints_3d,
@@ -150,7 +150,6 @@ def make_record(
         ),
         **object_fields(obj, object_mask, K, height, width),
     )
-    return record
 
 
 def object_fields(
