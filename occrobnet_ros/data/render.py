@@ -1,12 +1,14 @@
 """A small z-buffer rasteriser for capsules, spheres, boxes and cylinders, in numpy and OpenCV.
 
 Each primitive is drawn over its bounding box in the image only: per pixel we compute the depth
-of its front surface (z in the camera frame, metres) and a shading, and write colour, depth and
-a label wherever it is nearer than what the canvas already holds. Boxes, spheres and cylinders
-are ray-cast exactly; capsules (fingers) use the usual impostor approximation: the silhouette of
-a sphere swept along the projected segment, with depth and radius interpolated along it.
+of its front surface (z in the camera frame, metres) and a shading, and write albedo,
+brightness, depth and a label wherever it is nearer than what the canvas already holds.
+Boxes, spheres and cylinders are ray-cast exactly; capsules (fingers) use the usual impostor
+approximation: the silhouette of a sphere swept along the projected segment, with depth and
+radius interpolated along it.
 
-Shading is Lambertian with one directional light plus ambient light.
+Shading is Lambertian with one directional light plus ambient light. The camera is a pinhole
+without skew. Per-pixel work is float32; scalars enter as Python floats so that numpy keeps it so.
 """
 
 from dataclasses import dataclass, field
@@ -103,9 +105,14 @@ class Canvas:
         )
 
 
-def project_point(canvas: Canvas, point: np.ndarray) -> np.ndarray:
-    return np.array(
-        [canvas.fx * point[0] / point[2] + canvas.cx, canvas.fy * point[1] / point[2] + canvas.cy]
+def project_points(canvas: Canvas, points: np.ndarray) -> np.ndarray:
+    """Pixels ``[n, 2]`` of camera-frame points ``[n, 3]``."""
+    return np.stack(
+        [
+            canvas.fx * points[:, 0] / points[:, 2] + canvas.cx,
+            canvas.fy * points[:, 1] / points[:, 2] + canvas.cy,
+        ],
+        axis=1,
     )
 
 
@@ -124,7 +131,7 @@ def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> Non
     a, b, radius_a, radius_b = _clip_to_near(a, b, radius_a, radius_b)
     if len(a) == 0:
         return
-    pa, pb = _project(canvas, a), _project(canvas, b)
+    pa, pb = project_points(canvas, a), project_points(canvas, b)
     focal = 0.5 * (canvas.fx + canvas.fy)
     rho_a, rho_b = focal * radius_a / a[:, 2], focal * radius_b / b[:, 2]
     reach = np.maximum(rho_a, rho_b)[:, None]
@@ -227,16 +234,6 @@ def draw_capsule(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None
     )
 
 
-def _project(canvas, points: np.ndarray) -> np.ndarray:
-    return np.stack(
-        [
-            canvas.fx * points[:, 0] / points[:, 2] + canvas.cx,
-            canvas.fy * points[:, 1] / points[:, 2] + canvas.cy,
-        ],
-        axis=1,
-    )
-
-
 def _clip_to_near(a, b, radius_a, radius_b):
     """Cut the parts of segments behind the near plane; drop segments entirely behind it."""
     a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
@@ -263,18 +260,15 @@ def draw_sphere(canvas, centre, radius, albedo, light, label) -> None:
     if box is None:
         return
     rx, ry = canvas.rays(box)
-    c = centre.astype(np.float32)
+    cx, cy, cz = (float(value) for value in centre)
+    radius = float(radius)
     # Rays (x', y', 1) * t: |t d - c|^2 = r^2, and t is the depth.
     dd = rx * rx + ry * ry + 1.0
-    dc = rx * c[0] + ry * c[1] + c[2]
-    disc = dc * dc - dd * (np.float32(c @ c) - np.float32(radius * radius))
+    dc = rx * cx + ry * cy + cz
+    disc = dc * dc - dd * (cx * cx + cy * cy + cz * cz - radius * radius)
     hit = disc > 0.0
     depth = (dc - np.sqrt(np.maximum(disc, 0.0))) / dd
-    nx, ny, nz = (
-        (rx * depth - c[0]) / radius,
-        (ry * depth - c[1]) / radius,
-        (depth - c[2]) / radius,
-    )
+    nx, ny, nz = (rx * depth - cx) / radius, (ry * depth - cy) / radius, (depth - cz) / radius
     canvas.write(box, depth, hit, light.shade(nx, ny, nz), albedo, label)
 
 
@@ -283,8 +277,7 @@ def _sphere_window(canvas, centre, radius):
     if centre[2] - radius < NEAR:
         height, width = canvas.depth.shape
         return 0, 0, width, height
-    corners = centre + radius * (2.0 * box_corners(np.ones(3)))
-    pixels = corners[:, :2] / corners[:, 2:] * [canvas.fx, canvas.fy] + [canvas.cx, canvas.cy]
+    pixels = project_points(canvas, centre + radius * (2.0 * box_corners(np.ones(3))))
     return canvas.window(pixels.min(axis=0), pixels.max(axis=0))
 
 
@@ -324,7 +317,7 @@ def draw_box(canvas, corners_cam, rotation, textures, light, label) -> None:
 
 
 def _draw_face(canvas, quad, normal, texture, brightness, label) -> None:
-    pixels = np.array([project_point(canvas, p) for p in quad])
+    pixels = project_points(canvas, quad)
     box = canvas.window(pixels.min(axis=0), pixels.max(axis=0))
     if box is None:
         return
@@ -334,8 +327,8 @@ def _draw_face(canvas, quad, normal, texture, brightness, label) -> None:
     cv2.fillConvexPoly(mask, np.round(local * 16).astype(np.int32), 1, cv2.LINE_8, 4)
     # Depth of a plane n.X = n.p0 along rays (x', y', 1) * z.
     rx, ry = canvas.rays(box)
-    offset = np.float32(np.dot(normal, quad[0]))
-    depth = offset / (np.float32(normal[0]) * rx + np.float32(normal[1]) * ry + normal[2])
+    nx, ny, nz = (float(value) for value in normal)
+    depth = float(np.dot(normal, quad[0])) / (nx * rx + ny * ry + nz)
     height, width = texture.shape[:2]
     source = np.float32([[0, 0], [width, 0], [width, height], [0, height]]) - 0.5
     homography = cv2.getPerspectiveTransform(source, local)
@@ -362,15 +355,17 @@ def draw_cylinder(canvas, centre, axis, radius, half_height, bands, cap_albedo, 
     if box is None:
         return
     rx, ry = canvas.rays(box)
-    c, a = centre.astype(np.float32), axis.astype(np.float32)
+    radius, half_height = float(radius), float(half_height)
+    c, a = [float(v) for v in centre], [float(v) for v in axis]
+    along = float(np.dot(centre, axis))
     # Side: with d = (x', y', 1) and m = -(c - (c.a) a), solve |t w + m| = r for w = d - (d.a)a.
-    m = -(c - np.dot(c, a) * a)
+    m = [along * a[k] - c[k] for k in range(3)]
     da = rx * a[0] + ry * a[1] + a[2]
     dm = rx * m[0] + ry * m[1] + m[2]
     ww = rx * rx + ry * ry + 1.0 - da * da
-    disc = dm * dm - ww * (np.float32(m @ m) - np.float32(radius * radius))
+    disc = dm * dm - ww * (m[0] * m[0] + m[1] * m[1] + m[2] * m[2] - radius * radius)
     depth = (-dm - np.sqrt(np.maximum(disc, 0.0))) / np.maximum(ww, 1e-12)
-    height = depth * da - np.float32(np.dot(c, a))
+    height = depth * da - along
     hit = (disc > 0.0) & (np.abs(height) <= half_height)
     nx = (rx * depth - c[0] - height * a[0]) / radius
     ny = (ry * depth - c[1] - height * a[1]) / radius
@@ -383,9 +378,8 @@ def draw_cylinder(canvas, centre, axis, radius, half_height, bands, cap_albedo, 
     for sign, end in ((1.0, ends[1]), (-1.0, ends[0])):
         normal = sign * axis
         if np.dot(normal, end) < 0.0:
-            n = normal.astype(np.float32)
-            depth = np.float32(np.dot(normal, end)) / (n[0] * rx + n[1] * ry + n[2])
-            px, py = rx * depth - end[0], ry * depth - end[1]
-            pz = depth - end[2]
+            n, e = [float(v) for v in normal], [float(v) for v in end]
+            depth = float(np.dot(normal, end)) / (n[0] * rx + n[1] * ry + n[2])
+            px, py, pz = rx * depth - e[0], ry * depth - e[1], depth - e[2]
             hit = (px * px + py * py + pz * pz <= radius * radius) & (depth > 0)
             canvas.write(box, depth, hit, light.shade(*normal), cap_albedo, label)

@@ -1,13 +1,18 @@
 """Procedural hand-object images with exact ground truth, for training and benchmarking.
 
 No OccRobNet weights and no dataset can be downloaded where this package must run, so it makes
-its own data: two articulated 21-joint hands (hand_model.py) and one YCB-like object
-(objects.py), laid out as single-hand, two-hand or interacting scenes with grasps that wrap
-the fingers around the object (scene.py), rendered by a small z-buffer (render.py) over
-textured backgrounds (appearance.py) through an HO-3D-like camera (640x480, f = 615 px).
+its own data: two articulated 21-joint hands (hand_model.py: capsules with anatomical bone
+lengths, joint limits, nails and a forearm; skin tones vary) and one YCB-like object (objects.py:
+textured box, cylinder or sphere), laid out as single-hand, two-hand or interacting scenes with
+grasps that wrap the fingers around the object (scene.py), rendered by a small z-buffer
+(render.py) over textured backgrounds with blur and sensor noise (appearance.py), through an
+HO-3D-like camera (640x480, f = 615 px).
 
 API
 ---
+``SyntheticConfig``
+    Image size, focal length, scene-type / object / grasp probabilities, depth range,
+    visibility tolerance (frozen dataclass; ``config.K``, ``config.scaled(factor)``).
 ``generate_sample(seed, config=SyntheticConfig()) -> Sample``
     One frame. The same seed and config give a bit-identical image and ground truth: each
     sample draws only from its own ``numpy.random.Generator(PCG64(seed))``, single-threaded.
@@ -24,8 +29,8 @@ API
 - ``joints_3d`` [42, 3], ``joints_2d`` [42, 2] (exact projections of ``joints_3d``),
   ``joint_visible`` [42] bool: right hand 0-20, left hand 21-41, skeleton.py order. Joints of
   an absent hand are NaN and not visible.
-- ``hand_valid`` [2] bool (right, left); ``hand_mask`` uint8 [H, W]: 0 none, 1 right (hand and
-  forearm), 2 left.
+- ``hand_valid`` [2] bool (right, left); ``hand_mask`` uint8 [H, W]: 0 none, 1 right (hand,
+  nails and forearm), 2 left.
 - ``object_valid`` bool; ``object_mask`` bool [H, W]; ``object_rotation`` [3, 3] (object ->
   camera); ``object_translation`` [3] (object centre); ``object_size`` [3];
   ``object_corners_rest`` [8, 3] (3D bounding box, object frame, render.box_corners order);
@@ -36,7 +41,7 @@ API
 - ``occlusion_bucket`` str: ``"low"``, ``"medium"`` or ``"high"`` by the fraction of the
   present hands' joints that are not visible (``OCCLUSION_BUCKETS`` thresholds), counting
   joints hidden by the object, the other hand, the hand itself, or outside the image.
-- ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"``.
+- ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"``; ``seed`` int.
 
 Visibility: a joint is visible when it projects inside the image, the pixel it falls in shows
 its own hand, and the rendered depth there is no nearer than the joint's own surface (its depth
