@@ -146,3 +146,20 @@ def test_resnet_matches_torchvision_layout(name, keys, parameters):
     assert sum(p.numel() for p in body.parameters()) == parameters
     assert "layer2.0.downsample.0.weight" in state and "layer4.1.bn2.running_var" in state
     assert tuple(body(torch.rand(1, 3, 64, 64))[-1].shape) == (1, body.stage_channels[-1], 2, 2)
+
+
+def test_no_detected_tokens_gives_finite_outputs_and_batch_one_trains():
+    """An empty scene (no peak, no object pixel) must not produce NaNs, and a batch of one
+    must train (no BN on pooled vectors)."""
+    torch.manual_seed(0)
+    model = build_model(small_config(peak_threshold=1e9, object_threshold=1.1)).eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 128, 128))
+    assert not out["token_valid"].any()
+    for key in CONTRACT_SHAPES:
+        assert torch.isfinite(out[key]).all(), key
+    model.train()
+    out = model(torch.rand(1, 3, 128, 128))
+    out["joints_3d"].sum().backward()
+    grad = model.transformer.query_embed.weight.grad
+    assert grad is not None and torch.isfinite(grad).all()

@@ -12,7 +12,8 @@ as query, key and value:
 4. dynamic context ``K2 = V (*) A`` (Eq. 2): the local matrix multiplication, i.e. each pixel
    sums the values of its window with its own weights (``F.unfold`` instead of CoTNet's CUDA
    kernel);
-5. fusion of K1 and K2 by a split attention over the two branches, as in CoTNet.
+5. fusion of K1 and K2 by a split attention over the two branches, as in CoTNet (without
+   its BN on the pooled vector, so that a batch of one can train).
 
 The paper calls CIET an enhancement "backed up by" the residual backbone, so the block adds its
 output to F; with ``ciet: off`` the model uses F unchanged.
@@ -58,9 +59,10 @@ class CIET(nn.Module):
         self.delta = nn.Conv2d(channels // 2, kernel_size**2 * self.attention_groups, 1)
         self.dynamic_norm = nn.BatchNorm2d(channels)
         hidden = max(channels // 2, 32)
+        # CoTNet normalises this pooled [B, C, 1, 1] branch with BN, which cannot train on a
+        # batch of one (one value per channel); the fusion MLP goes without it.
         self.fusion = nn.Sequential(
             nn.Conv2d(channels, hidden, 1),
-            nn.BatchNorm2d(hidden),
             nn.ReLU(inplace=True),
             nn.Conv2d(hidden, 2 * channels, 1),
         )
