@@ -98,9 +98,11 @@ class Session:
         self.tf: list[TFMessage] = []
         self.markers: list[MarkerArray] = []
         self.diagnostics: list[DiagnosticArray] = []
+        self.debug_images: list[Image] = []
         node.create_subscription(HandObjectPose, "hand_object_pose", self.poses.append, 50)
         node.create_subscription(TFMessage, "/tf", self.tf.append, 100)
         node.create_subscription(MarkerArray, "markers", self.markers.append, 50)
+        node.create_subscription(Image, "debug_image", self.debug_images.append, 5)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         sensor = qos_profile_sensor_data
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

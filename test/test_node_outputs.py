@@ -62,6 +62,18 @@ def test_live_tf_settings_apply_to_the_next_frames(node):
     assert node.set_parameter("publish_tf", True).successful
 
 
+def test_the_debug_image_shows_the_estimate_when_switched_on(node):
+    assert node.set_parameter("publish_debug_image", True).successful
+    node.publish_until_pose(rgb_frame(fill=(0, 0, 0)))
+    node.spin_until(lambda: node.debug_images, 10, "a debug image")
+    image = node.debug_images[-1]
+    assert (image.width, image.height, image.encoding) == (160, 120, "rgb8")
+    assert image.header.frame_id == FRAME_ID
+    pixels = np.frombuffer(image.data, np.uint8).reshape(120, 160, 3)
+    assert pixels.any()  # the skeletons and the box, drawn on a black frame
+    assert node.set_parameter("publish_debug_image", False).successful
+
+
 def test_invalid_values_are_rejected_and_change_nothing(node):
     result = node.set_parameter("tf_prefix", "/robot/")
     assert not result.successful and "leading '/'" in result.reason

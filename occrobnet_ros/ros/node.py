@@ -204,7 +204,9 @@ class PoseNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         self._buffer.close()
-        self._worker.join(timeout=5.0)
+        worker = getattr(self, "_worker", None)  # absent when a parameter failed to declare
+        if worker is not None:
+            worker.join(timeout=5.0)
         self._teardown()
         super().destroy_node()
 
