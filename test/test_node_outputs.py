@@ -64,13 +64,17 @@ def test_live_tf_settings_apply_to_the_next_frames(node):
 
 def test_the_debug_image_shows_the_estimate_when_switched_on(node):
     assert node.set_parameter("publish_debug_image", True).successful
-    node.publish_until_pose(rgb_frame(fill=(0, 0, 0)))
-    node.spin_until(lambda: node.debug_images, 10, "a debug image")
-    image = node.debug_images[-1]
+    stamp = node.publish_until_pose(rgb_frame(fill=(0, 0, 0))).header.stamp
+    node.spin_until(
+        lambda: any(i.header.stamp == stamp for i in node.debug_images), 10, "a debug image"
+    )
+    image = next(i for i in node.debug_images if i.header.stamp == stamp)
     assert (image.width, image.height, image.encoding) == (160, 120, "rgb8")
     assert image.header.frame_id == FRAME_ID
     pixels = np.frombuffer(image.data, np.uint8).reshape(120, 160, 3)
-    assert pixels.any()  # the skeletons and the box, drawn on a black frame
+    # Drawn on a black frame: the right hand's wrist keypoint (80, 60) is coloured, a corner
+    # far from everything stays black.
+    assert pixels[60, 80].any() and not pixels[0, 0].any()
     assert node.set_parameter("publish_debug_image", False).successful
 
 
