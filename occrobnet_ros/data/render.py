@@ -119,16 +119,21 @@ def project_points(canvas: Canvas, points: np.ndarray) -> np.ndarray:
 # --- capsules ---------------------------------------------------------------------------------
 
 
-def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> None:
-    """Tapered capsules from ``a [n, 3]`` to ``b [n, 3]`` (camera frame), all of one colour,
-    as swept-sphere impostors: the silhouette of a sphere moved along the projected segment,
-    with depth and radius interpolated along it.
+def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label, part=None) -> None:
+    """Tapered capsules from ``a [n, 3]`` to ``b [n, 3]`` (camera frame) as swept-sphere
+    impostors: the silhouette of a sphere moved along the projected segment, with depth and
+    radius interpolated along it.
 
-    A hand is many small capsules, so they are evaluated together: grouped by window size,
-    each group as one ``[n, h, w]`` array. Each capsule is then z-tested into the depth and
-    brightness buffers; label and albedo, shared by all, are written once at the end.
+    ``albedo`` is one RGB colour, or ``[k, 3]`` colours with ``part [n]`` giving each capsule's;
+    parts are z-tested one after the other, in order. A hand is many small capsules, so they
+    are evaluated together: grouped by window size, each group as one ``[n, h, w]`` array.
+    Each capsule is then z-tested into the depth and brightness buffers; label and albedo,
+    shared by a part, are written once per part.
     """
-    a, b, radius_a, radius_b = _clip_to_near(a, b, radius_a, radius_b)
+    albedo = np.atleast_2d(np.asarray(albedo, dtype=np.float64))
+    part = np.zeros(len(a), dtype=int) if part is None else np.asarray(part)
+    a, b, radius_a, radius_b, keep = _clip_to_near(a, b, radius_a, radius_b)
+    part = part[keep]
     if len(a) == 0:
         return
     pa, pb = project_points(canvas, a), project_points(canvas, b)
@@ -138,33 +143,60 @@ def draw_capsules(canvas, a, b, radius_a, radius_b, albedo, light, label) -> Non
     height, width = canvas.depth.shape
     low = np.maximum(np.floor(np.minimum(pa, pb) - reach), 0).astype(int)
     high = np.minimum(np.ceil(np.maximum(pa, pb) + reach) + 1, [width, height]).astype(int)
-    visible = np.flatnonzero((high > low).all(axis=1))
-    if len(visible) == 0:
-        return
     size = high - low
+    visible = np.flatnonzero((size > 0).all(axis=1))
     params = _CapsuleParams(pa, pb, rho_a, rho_b, a[:, 2], b[:, 2], radius_a, radius_b)
-    (x0, y0), (x1, y1) = low[visible].min(axis=0), high[visible].max(axis=0)
-    before = canvas.depth[y0:y1, x0:x1].copy()
-    # Group windows of similar width and height (size classes a factor 2 apart) and pad them
-    # to the group's largest, so that little work is wasted on padding.
-    classes = np.ceil(np.log2(np.maximum(size[visible], 8))).astype(int)
-    keys = classes[:, 0] * 1000 + classes[:, 1]
-    for key in np.unique(keys):
-        members = visible[keys == key]
-        depth, brightness = _capsule_group(params, members, low[members], size[members].max(0))
-        brightness = light.shade(*brightness)
-        for k, i in enumerate(members):
-            (cx, cy), (w, h) = low[i], size[i]
+    surfaces = {}  # capsule -> (depth, brightness) over its window
+    order = []
+    windows = np.concatenate([low, size], axis=1).tolist()  # Python ints slice fastest
+    for members in _size_groups(size[visible].tolist(), visible.tolist()):
+        members = np.array(members)
+        depth, normal = _capsule_group(params, members, low[members], size[members].max(0))
+        brightness = light.shade(*normal)
+        for k, i in enumerate(members.tolist()):
+            w, h = windows[i][2:]
+            surfaces[i] = depth[k, :h, :w], brightness[k, :h, :w]
+            order.append(i)
+    order = np.array(order, dtype=int)
+    for index, colour in enumerate(albedo):
+        mine = order[part[order] == index]
+        if len(mine) == 0:
+            continue
+        (x0, y0), (x1, y1) = low[mine].min(axis=0).tolist(), high[mine].max(axis=0).tolist()
+        before = canvas.depth[y0:y1, x0:x1].copy()
+        for i in mine.tolist():
+            cx, cy, w, h = windows[i]
+            depth, brightness = surfaces[i]
             zbuffer = canvas.depth[cy : cy + h, cx : cx + w]
-            win = depth[k, :h, :w] < zbuffer
-            np.copyto(zbuffer, depth[k, :h, :w], where=win)
-            np.copyto(
-                canvas.brightness[cy : cy + h, cx : cx + w], brightness[k, :h, :w], where=win
-            )
-    drawn = canvas.depth[y0:y1, x0:x1] < before
-    np.copyto(canvas.label[y0:y1, x0:x1], np.uint8(label), where=drawn)
-    for plane, value in zip(canvas.albedo, albedo):
-        np.copyto(plane[y0:y1, x0:x1], value, where=drawn, casting="unsafe")
+            win = depth < zbuffer
+            np.copyto(zbuffer, depth, where=win)
+            np.copyto(canvas.brightness[cy : cy + h, cx : cx + w], brightness, where=win)
+        drawn = canvas.depth[y0:y1, x0:x1] < before
+        np.copyto(canvas.label[y0:y1, x0:x1], np.uint8(label), where=drawn)
+        for plane, value in zip(canvas.albedo, colour):
+            np.copyto(plane[y0:y1, x0:x1], value, where=drawn, casting="unsafe")
+
+
+# Padding a capsule's window into a bigger group is cheaper than a group of its own as long as
+# it adds fewer pixels than this (a group costs ~40 numpy calls, a pixel ~30 operations).
+_GROUP_PADDING_BUDGET = 3000
+
+
+def _size_groups(sizes: list, capsules: list) -> list[list]:
+    """Capsules grouped greedily by window size ``(w, h)``, so that padding to a group's largest
+    window wastes little work: small windows first, a new group when padding costs too much."""
+    groups, current, width, height = [], [], 0, 0
+    for (w, h), i in sorted(zip(sizes, capsules), key=lambda item: item[0][0] * item[0][1]):
+        grown_w, grown_h = max(width, w), max(height, h)
+        added = (len(current) + 1) * grown_w * grown_h - len(current) * width * height - w * h
+        if current and added > _GROUP_PADDING_BUDGET:
+            groups.append(current)
+            current, grown_w, grown_h = [], w, h
+        current.append(i)
+        width, height = grown_w, grown_h
+    if current:
+        groups.append(current)
+    return groups
 
 
 class _CapsuleParams:
@@ -246,7 +278,7 @@ def _clip_to_near(a, b, radius_a, radius_b):
             a[i], radius_a[i] = cut, cut_radius
         else:
             b[i], radius_b[i] = cut, cut_radius
-    return a[keep], b[keep], radius_a[keep], radius_b[keep]
+    return a[keep], b[keep], radius_a[keep], radius_b[keep], keep
 
 
 # --- spheres ----------------------------------------------------------------------------------

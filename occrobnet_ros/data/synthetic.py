@@ -265,27 +265,20 @@ def _sample_light(rng) -> render.Light:
 
 
 def _draw_hand(rng, canvas, hand: scene.SceneHand, skin, light, label: int, config) -> None:
+    """Fingers and palm, then nails, then the forearm, as one batch of capsules."""
     points = hand.surface_points
     radii = hand_model.capsule_radii(hand.shape)
     ends = np.array(hand_model.CAPSULES)
     albedo = np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 255)
-    fingers_and_palm = np.arange(len(ends)) != hand_model.FOREARM_CAPSULE
-    render.draw_capsules(
-        canvas,
-        points[ends[fingers_and_palm, 0]],
-        points[ends[fingers_and_palm, 1]],
-        radii[fingers_and_palm, 0],
-        radii[fingers_and_palm, 1],
-        albedo,
-        light,
-        label,
-    )
-    nail_colour = 0.55 * albedo + 0.45 * np.array([250.0, 215.0, 210.0])
-    start, end, radius = hand.nails
-    render.draw_capsules(canvas, start, end, radius, radius, nail_colour, light, label)
+    body = np.arange(len(ends)) != hand_model.FOREARM_CAPSULE
+    nail_start, nail_end, nail_radius = hand.nails
+    a = [points[ends[body, 0]], nail_start]
+    b = [points[ends[body, 1]], nail_end]
+    radius_a, radius_b = [radii[body, 0], nail_radius], [radii[body, 1], nail_radius]
+    colours = [albedo, 0.55 * albedo + 0.45 * np.array([250.0, 215.0, 210.0])]
     if rng.random() < config.forearm_probability:
         sleeve = rng.random() < config.sleeve_probability
-        colour = appearance.random_colour(rng) if sleeve else albedo
+        colours.append(appearance.random_colour(rng) if sleeve else albedo)
         near, far = points[hand_model.FOREARM_NEAR], points[hand_model.FOREARM_FAR]
         near_radius, far_radius = radii[hand_model.FOREARM_CAPSULE]
         # An arm reaching from right next to the lens would fill the frame: cut it short.
@@ -293,7 +286,20 @@ def _draw_hand(rng, canvas, hand: scene.SceneHand, skin, light, label: int, conf
         if near[2] > closest > far[2]:
             t = (near[2] - closest) / (near[2] - far[2])
             far, far_radius = near + t * (far - near), near_radius + t * (far_radius - near_radius)
-        render.draw_capsule(canvas, near, far, near_radius, far_radius, colour, light, label)
+        a, b = a + [near[None]], b + [far[None]]
+        radius_a, radius_b = radius_a + [[near_radius]], radius_b + [[far_radius]]
+    part = np.repeat(np.arange(len(colours)), [len(points) for points in a])
+    render.draw_capsules(
+        canvas,
+        np.concatenate(a),
+        np.concatenate(b),
+        np.concatenate(radius_a),
+        np.concatenate(radius_b),
+        np.array(colours),
+        light,
+        label,
+        part,
+    )
 
 
 def _draw_object(canvas, obj: SceneObject, light) -> None:
