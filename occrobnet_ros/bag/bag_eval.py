@@ -165,12 +165,23 @@ def _topics(path: Path, args: argparse.Namespace) -> Topics:
 
 
 def _prepare_output(directory: Path) -> None:
-    """A new report directory, or an old report's, whose predictions are replaced."""
-    if directory.exists() and any(directory.iterdir()):
-        if not (directory / "report.json").exists():
-            raise BagError(f"{directory} exists and holds no previous report: choose another -o")
+    """A new report directory, or one that holds only an earlier report (replaced)."""
+    if directory.exists():
+        foreign = [p.name for p in directory.iterdir() if not _ours(p)]
+        if foreign:
+            raise BagError(
+                f"{directory} holds other files ({', '.join(sorted(foreign)[:5])}): "
+                "choose another -o"
+            )
         shutil.rmtree(directory / "predictions", ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
+
+
+def _ours(path: Path) -> bool:
+    """Whether bag-eval writes this file of a report directory."""
+    return path.name in ("report.json", "report.md", "node.log", "predictions") or (
+        path.suffix == ".png"
+    )
 
 
 # --- offline
@@ -272,7 +283,7 @@ def evaluate_live(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
     try:
         result = live.replay_live(bags, options)
     except live.NodeError as error:
-        raise NodeError(f"{error} (node output: {options.node_log})") from None
+        raise NodeError(f"{error}{_log_tail(options.node_log)}") from None
     truths = {}
     for path, topics in bags:
         with BagReader(path) as bag:
@@ -306,6 +317,14 @@ def evaluate_live(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
     if command:
         report["live"]["node_log"] = options.node_log.name
     return report, _curves(results)
+
+
+def _log_tail(log: Path, lines: int = 5) -> str:
+    """The end of the started node's output, to show with an error."""
+    if not log.is_file():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\nlast lines of {log}:\n" + "\n".join(tail)
 
 
 def _node_parameters(args) -> dict[str, str]:

@@ -178,7 +178,7 @@ class _Player:
         """Until the node is active and matched with our publishers and subscription."""
         deadline = time.monotonic() + self.options.startup_timeout
         client = self.node.create_client(GetState, f"/{self.options.node_name}/get_state")
-        while not (self._matched() and self._active(client)):
+        while not (self._matched() and self._active(client, started=process is not None)):
             if process is not None and process.poll() is not None:
                 raise NodeError(f"the node exited with code {process.returncode} at start-up")
             if time.monotonic() > deadline:
@@ -196,14 +196,21 @@ class _Player:
             self.node.count_publishers(self.options.output_topic) > 0
         )
 
-    def _active(self, client) -> bool:
+    def _active(self, client, started: bool) -> bool:
+        """Whether the node is active. A node started here with autostart answers only once
+        autostart is over (it spins afterwards), so any other state means it failed."""
         if not client.service_is_ready():
             return False
         future = client.call_async(GetState.Request())
         deadline = time.monotonic() + 2.0
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.02)
-        return future.done() and future.result().current_state.label == "active"
+        if not future.done():
+            return False
+        state = future.result().current_state.label
+        if started and state != "active":
+            raise NodeError(f"the node is {state} after start-up (did the model load?)")
+        return state == "active"
 
     # --- playback
 
