@@ -402,9 +402,11 @@ def draw_cylinder(canvas, centre, axis, radius, half_height, bands, cap_albedo, 
     nx = (rx * depth - c[0] - height * a[0]) / radius
     ny = (ry * depth - c[1] - height * a[1]) / radius
     nz = (depth - c[2] - height * a[2]) / radius
-    band = ((height / (2 * half_height) + 0.5) * len(bands)).astype(np.int32)
-    np.clip(band, 0, len(bands) - 1, out=band)
-    albedo = [np.asarray(bands, np.float32)[:, k][band] for k in range(3)]
+    # Colour by height: a 256-entry lookup table per channel (cv2.LUT) indexed by band.
+    band = np.clip((height / (2 * half_height) + 0.5) * len(bands), 0, len(bands) - 1)
+    tables = np.zeros((3, 256), dtype=np.uint8)
+    tables[:, : len(bands)] = np.asarray(bands).T
+    albedo = [cv2.LUT(band.astype(np.uint8), table) for table in tables]
     canvas.write(box, depth, hit, light.shade(nx, ny, nz), albedo, label)
     # The cap that faces the camera.
     for sign, end in ((1.0, ends[1]), (-1.0, ends[0])):
