@@ -1,9 +1,12 @@
 """A bad checkpoint: configure fails with a clear log, the node stays up, and a good checkpoint
 set afterwards brings it into service. The real estimator and its checkpoint checks."""
 
+import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from node_fixtures import random_checkpoint
 from node_harness import running_node
+
+pytestmark = pytest.mark.slow  # the real model: ~20 s on 2 cores
 
 
 def test_a_bad_checkpoint_fails_configure_and_a_good_one_recovers(tmp_path):

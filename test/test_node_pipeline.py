@@ -18,6 +18,8 @@ from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 # Frames wait behind one inference of ~0.5 s on a busy 2-core CPU; do not age them out here.
 PARAMETERS = {"max_frame_age": 10.0, "device": "cpu", "diagnostics_period": 0.25}
 
+pytestmark = pytest.mark.slow  # the real model: ~20 s on 2 cores
+
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):

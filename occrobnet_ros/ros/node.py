@@ -317,12 +317,13 @@ class PoseNode(LifecycleNode):
             return
         try:
             rgb = _to_rgb(frame.image)
-        except ImageConversionError as error:
-            return self._reject(f"image_{error.reason}", f"bad image: {error}")
-        try:
             K = self._intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)
+        except ImageConversionError as error:
+            self._reject(f"image_{error.reason}", f"bad image: {error}")
+            return
         except CameraInfoError as error:
-            return self._reject(f"camera_info_{error.reason}", f"bad intrinsics: {error}")
+            self._reject(f"camera_info_{error.reason}", f"bad intrinsics: {error}")
+            return
         with self._estimator_lock:
             if self._lifecycle != "active" or self._estimator is None or not self._enabled:
                 self._stats.count_drop("inactive")
@@ -363,7 +364,8 @@ class PoseNode(LifecycleNode):
         prediction: Prediction,
         settings: Settings,
     ) -> None:
-        """Every output for one frame: stamp and frame are the image's."""
+        """Every output for one frame: stamp and frame are the image's (no TF without a
+        frame_id to hang it from; markers and the debug image only while someone listens)."""
         io, header = self._io, frame.image.header
         io.pose.publish(io.pose_writer.write(prediction, header, *self._model))
         if settings.publish_tf and header.frame_id:
@@ -486,7 +488,7 @@ class _Io:
         return time.monotonic() - self._first_image < INFO_GRACE
 
     def describe(self) -> str:
-        return f"{self.image_topic} + {self.camera_info_topic} ({type(self.pairing).__name__})"
+        return f"{self.image_topic} + {self.camera_info_topic}, paired by {self.pairing.name}"
 
     def count_unpaired(self, stats: PipelineStats) -> None:
         dropped = self.pairing.dropped
@@ -503,6 +505,8 @@ class _Io:
 
 class _StampSyncPairing:
     """Pairs with stamp_sync.StampSync (installs without message_filters)."""
+
+    name = "stamp_sync.StampSync"
 
     def __init__(self, queue_size: int, slop: float, on_pair) -> None:
         self._sync = StampSync(queue_size, slop)
@@ -527,6 +531,7 @@ class _StampSyncPairing:
 class _ApproximateTimePairing:
     """Pairs with message_filters.ApproximateTimeSynchronizer, fed by the node's callbacks."""
 
+    name = "message_filters.ApproximateTimeSynchronizer"
     dropped = 0  # message_filters does not count what it discards
 
     def __init__(self, queue_size: int, slop: float, on_pair) -> None:
