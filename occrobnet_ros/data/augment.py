@@ -1,0 +1,140 @@
+"""Training augmentation: crop jitter, in-plane roll, colour scale, and a valid horizontal flip.
+
+Keypoint Transformer's ``get_aug_config`` gives the defaults (model_reference.md 1.6): a shift
+of up to 15 % of the box, a scale of ``1 + clip(N(0, 1), -1, 1) * 0.25``, a roll of
+``clip(N(0, 1), -2, 2) * 45`` degrees with probability 0.6 and a per-channel colour scale in
+[0.8, 1.2]. The crop itself follows crop_policy.py (full frame for a fraction of samples, else
+the box around the ground-truth joints and object corners), so training sees the crops the
+estimator makes.
+
+A horizontal flip turns a right hand into a left one: ``flip_sample`` mirrors the image, the
+camera and the 3D scene together and swaps the two hands, so the flipped sample is a correct
+sample of the same kind (KT never flips HO-3D only because MANO's shape fit is per side).
+
+Every draw comes from the ``numpy.random.Generator`` passed in, so a sample's augmentation is
+fixed by its seed and the same in any worker process.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from occrobnet_ros import crop_policy, geometry
+from occrobnet_ros.data.synthetic import Sample
+from occrobnet_ros.data.targets import Crop
+from occrobnet_ros.skeleton import NUM_JOINTS
+
+MIRROR = np.diag([-1.0, 1.0, 1.0])  # x -> -x: the camera-frame mirror of a horizontal flip
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation strengths (KT's defaults); ``none()`` turns everything off."""
+
+    full_frame_fraction: float = crop_policy.FULL_FRAME_TRAINING_FRACTION
+    shift: float = 0.15  # fraction of the box side
+    scale: float = 0.25
+    roll_degrees: float = 45.0
+    roll_probability: float = 0.6
+    colour: float = 0.2  # per-channel scale in [1 - colour, 1 + colour]
+    flip_probability: float = 0.5
+
+    @classmethod
+    def none(cls) -> "AugmentConfig":
+        """No augmentation: always the plain ROI crop (evaluation)."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def roi_points(sample: Sample) -> np.ndarray:
+    """The 2D points the ROI crop must contain: present hands' joints, the object's corners."""
+    points = [sample.joints_2d[np.repeat(np.asarray(sample.hand_valid, bool), NUM_JOINTS)]]
+    if sample.object_valid:
+        points.append(sample.object_corners_2d)
+    return np.concatenate(points)
+
+
+def draw_crop(
+    rng: np.random.Generator, sample: Sample, input_size: int, config: AugmentConfig
+) -> Crop:
+    """A full-frame or jittered ROI crop of ``sample``."""
+    height, width = sample.image.shape[:2]
+    if rng.random() < config.full_frame_fraction:
+        return Crop(crop_policy.full_frame_transform(width, height, input_size))
+    box = geometry.crop_box(
+        roi_points(sample), margin=crop_policy.ROI_MARGIN, min_size=crop_policy.ROI_MIN_SIZE
+    )
+    side = box[2] - box[0]
+    centre = (box[:2] + box[2:]) / 2 + np.clip(rng.normal(size=2), -1, 1) * config.shift * side
+    half = side * (1 + np.clip(rng.normal(), -1, 1) * config.scale) / 2
+    box = np.concatenate([centre - half, centre + half])
+    roll = 0.0
+    if rng.random() < config.roll_probability:
+        roll = float(np.deg2rad(np.clip(rng.normal(), -2, 2) * config.roll_degrees))
+    return Crop(rolled(geometry.crop_transform(box, input_size), roll, input_size), roll)
+
+
+def rolled(affine: np.ndarray, roll: float, input_size: int) -> np.ndarray:
+    """``affine`` followed by a rotation of ``roll`` rad about the crop centre."""
+    c, s = np.cos(roll), np.sin(roll)
+    centre = (input_size - 1) / 2.0
+    rotation = np.array(
+        [
+            [c, -s, centre - c * centre + s * centre],
+            [s, c, centre - s * centre - c * centre],
+            [0, 0, 1],
+        ]
+    )
+    return (rotation @ np.vstack([affine, [0.0, 0.0, 1.0]]))[:2]
+
+
+def colour_scale(rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """Per-channel multipliers [3] for the RGB image."""
+    return rng.uniform(1 - config.colour, 1 + config.colour, 3)
+
+
+def flip_sample(sample: Sample) -> Sample:
+    """The horizontally mirrored sample: image, camera and scene mirrored, hands swapped.
+
+    Pixel u goes to W - 1 - u, so the principal point does too; the scene is mirrored by
+    x -> -x, which the mirrored camera projects onto the mirrored pixels exactly. The object
+    frame is mirrored as well (R -> M R M, corners -> M corners): a box, cylinder or sphere
+    maps onto itself, so its pose stays a proper rotation.
+    """
+    width = sample.image.shape[1]
+    K = sample.K.copy()
+    K[0, 2] = width - 1 - K[0, 2]
+    K[0, 1] = -K[0, 1]
+    swap = np.r_[NUM_JOINTS : 2 * NUM_JOINTS, 0:NUM_JOINTS]
+    joints_2d = sample.joints_2d[swap].copy()
+    joints_2d[:, 0] = width - 1 - joints_2d[:, 0]
+    corners_2d = sample.object_corners_2d.copy()
+    corners_2d[:, 0] = width - 1 - corners_2d[:, 0]
+    hand_mask = sample.hand_mask[:, ::-1]
+    swapped_labels = np.where(hand_mask == 1, 2, np.where(hand_mask == 2, 1, 0))
+    return replace(
+        sample,
+        image=np.ascontiguousarray(sample.image[:, ::-1]),
+        K=K,
+        joints_3d=sample.joints_3d[swap] @ MIRROR,
+        joints_2d=joints_2d,
+        joint_visible=sample.joint_visible[swap],
+        hand_valid=sample.hand_valid[::-1].copy(),
+        hand_mask=swapped_labels.astype(np.uint8),
+        object_mask=np.ascontiguousarray(sample.object_mask[:, ::-1]),
+        object_rotation=MIRROR @ sample.object_rotation @ MIRROR,
+        object_translation=MIRROR @ sample.object_translation,
+        object_corners_rest=sample.object_corners_rest @ MIRROR,
+        object_corners_3d=sample.object_corners_3d @ MIRROR,
+        object_corners_2d=corners_2d,
+        depth=np.ascontiguousarray(sample.depth[:, ::-1]),
+    )
+
+
+def augment(
+    rng: np.random.Generator, sample: Sample, input_size: int, config: AugmentConfig
+) -> tuple[Sample, Crop, np.ndarray]:
+    """(possibly flipped sample, its crop, colour scale [3]) for one training example."""
+    if rng.random() < config.flip_probability:
+        sample = flip_sample(sample)
+    crop = draw_crop(rng, sample, input_size, config)
+    return sample, crop, colour_scale(rng, config)

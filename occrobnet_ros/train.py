@@ -1,0 +1,466 @@
+"""``occrobnet train``: train OccRobNet (one process, or one per GPU under torchrun).
+
+    occrobnet train --model config/model/occrobnet_tiny.yaml --dataset synthetic \\
+        --out runs/NAME [--steps N] [--batch-size B] [--lr LR] [--resume runs/NAME] \\
+        [--seed S] [--init CKPT.safetensors]
+
+Optimisation follows Keypoint Transformer (model_reference.md 1.6): AdamW (weight decay 0.01)
+with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`` times the
+learning rate (KT: 0.1, for an ImageNet-initialised backbone) and everything else at ``--lr``;
+for the first ``--gt-token-fraction`` of the steps the tokens sit at the ground-truth joints
+and object mask (KT's first epochs). On top of KT: a linear warm-up then a cosine decay to
+``--final-lr-fraction``, gradient-norm clipping, and mixed precision on CUDA.
+
+The run directory holds ``config.json`` (the arguments), ``log.csv`` (every loss term per
+step), ``val.csv`` (held-out metrics every ``--val-every`` steps), ``checkpoint.safetensors``
+(the weights, loadable by model.checkpoint.load_model) and ``train_state.safetensors`` (the
+optimizer moments as tensors; step, learning-rate groups and RNG state in JSON metadata; no
+pickles). ``--resume`` reloads both and continues at the saved step with the same batches and
+random draws, so the loss trajectory is the one an uninterrupted run would have had.
+
+Data: step k of a run reads the frames ``data_start + k * B ... + B - 1`` of the dataset
+(for ``synthetic``: training seeds, rendered on the fly with augmentation). Under torchrun
+every rank reads its own slice (DistributedSampler), the gradient is all-reduced by
+DistributedDataParallel and only rank 0 writes files.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from tqdm import tqdm
+
+from occrobnet_ros.data.augment import AugmentConfig
+from occrobnet_ros.data.dataset import SyntheticDataset
+from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
+from occrobnet_ros.data.targets import collate
+
+DATASETS = ("synthetic",)
+CHECKPOINT = "checkpoint.safetensors"
+STATE = "train_state.safetensors"
+VALIDATION_SEED_START = TRAIN_SEED_START - 1000  # disjoint from training and benchmark seeds
+LOSS_NAMES = (
+    "total",
+    "heatmap",
+    "segmentation",
+    "identity",
+    "bone",
+    "joint_3d",
+    "joint_2d",
+    "joint_2p5d",
+    "rel_root",
+    "hand_presence",
+    "object_translation",
+    "object_corner",
+    "object_box",
+    "object_corner_2d",
+    "object_presence",
+)
+VAL_METRICS = ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model config YAML (--init and --resume carry theirs)")
+    parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--resume", help="continue the run in this directory")
+    parser.add_argument("--init", help="start from these weights (safetensors)")
+    parser.add_argument("--steps", type=int, default=10000, help="length of the schedule")
+    parser.add_argument("--stop-at", type=int, help="save and stop after this step")
+    parser.add_argument("--batch-size", type=int, default=16, help="per process")
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--backbone-lr-scale", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--warmup-steps", type=int, default=100)
+    parser.add_argument("--final-lr-fraction", type=float, default=0.1)
+    parser.add_argument("--clip-grad", type=float, default=10.0, help="max grad norm; 0: off")
+    parser.add_argument("--gt-token-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-start", type=int, default=0, help="first training frame")
+    parser.add_argument("--synthetic-scale", type=float, default=1.0, help="camera scale")
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader processes")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps")
+    parser.add_argument("--checkpoint-minutes", type=float, default=8.0)
+    parser.add_argument("--val-every", type=int, default=250)
+    parser.add_argument("--val-size", type=int, default=64)
+    parser.add_argument("--log-every", type=int, default=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        args = resumed_arguments(args)
+    elif not (args.model or args.init):
+        raise SystemExit("occrobnet train: give --model, --init or --resume")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    Trainer(args).train()
+    return 0
+
+
+def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """The run's saved arguments, with --steps and the runtime options of this call."""
+    saved = json.loads((Path(args.resume) / "config.json").read_text(encoding="utf-8"))
+    keep = ("steps", "stop_at", "workers", "threads", "device", "out", "resume", "log_every")
+    merged = {**saved, **{key: getattr(args, key) for key in keep}}
+    merged["out"] = args.resume
+    return argparse.Namespace(**merged)
+
+
+# --- distributed ------------------------------------------------------------------------------
+
+
+@dataclass
+class Distributed:
+    """Rank and world size: (0, 1) unless launched by torchrun."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> Distributed:
+    """Join the torchrun process group when WORLD_SIZE > 1."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed()
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    torch.distributed.init_process_group(backend)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.startswith("cuda"):
+        torch.cuda.set_device(local_rank)
+    return Distributed(torch.distributed.get_rank(), world_size, local_rank)
+
+
+# --- the pieces -------------------------------------------------------------------------------
+
+
+def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: int) -> Dataset:
+    """``count`` training frames from frame ``start`` on."""
+    if args.dataset != "synthetic":
+        raise ValueError(f"unknown dataset {args.dataset!r}")
+    augmentation = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    seeds = training_seeds(count, TRAIN_SEED_START + start)
+    return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
+
+
+def validation_dataset(args: argparse.Namespace, input_size: int) -> SyntheticDataset:
+    """A small held-out set: plain ROI crops of seeds outside training and benchmark."""
+    seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
+    return SyntheticDataset(seeds, input_size, synthetic_config(args), AugmentConfig.none())
+
+
+def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
+    config = SyntheticConfig()
+    return config if args.synthetic_scale == 1.0 else config.scaled(args.synthetic_scale)
+
+
+def parameter_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -> list[dict]:
+    """KT's two groups: the backbone at ``backbone_scale * lr``, the rest at ``lr``."""
+    backbone, rest = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (backbone if name.startswith("backbone.") else rest).append(parameter)
+    return [
+        {"params": backbone, "lr": lr * backbone_scale, "lr_scale": backbone_scale},
+        {"params": rest, "lr": lr, "lr_scale": 1.0},
+    ]
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr``."""
+    if step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# --- training state as safetensors ------------------------------------------------------------
+
+
+def save_train_state(path: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict) -> None:
+    """Optimizer moments as tensors, everything else as JSON metadata; written atomically."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in state["param_groups"]]
+    metadata = {
+        "step": str(step),
+        "param_groups": json.dumps(groups),
+        "param_ids": json.dumps([g["params"] for g in state["param_groups"]]),
+        "scalars": json.dumps(scalars),
+        "python_random": json.dumps(_jsonable(random.getstate())),
+        "extra": json.dumps(extra),
+    }
+    temporary = path.with_suffix(".tmp")
+    save_file(tensors, str(temporary), metadata=metadata)
+    os.replace(temporary, path)
+
+
+def load_train_state(path: Path, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+    """Restore the optimizer and RNG state; return (step, extra)."""
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for name, value in json.loads(metadata["scalars"]).items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    groups = json.loads(metadata["param_groups"])
+    for group, ids in zip(groups, json.loads(metadata["param_ids"])):
+        group["params"] = ids
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    torch.set_rng_state(tensors["rng.torch"])
+    random.setstate(_python_state(json.loads(metadata["python_random"])))
+    return int(metadata["step"]), json.loads(metadata["extra"])
+
+
+def _jsonable(state):
+    return [list(part) if isinstance(part, tuple) else part for part in state]
+
+
+def _python_state(state):
+    return tuple(tuple(part) if isinstance(part, list) else part for part in state)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+class Trainer:
+    """One training run (see the module docstring)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from occrobnet_ros.model import OccRobNetConfig, build_model, load_model
+
+        self.args = args
+        self.dist = init_distributed(args.device)
+        self.device = torch.device(
+            f"cuda:{self.dist.local_rank}" if args.device == "cuda" else args.device
+        )
+        self.out = Path(args.out)
+        seed_everything(args.seed + self.dist.rank)
+        if args.resume:
+            self.model, self.config = load_model(self.out / CHECKPOINT)
+        elif args.init:
+            self.model, self.config = load_model(args.init)
+        else:
+            self.config = OccRobNetConfig.from_yaml(args.model)
+            self.model = build_model(self.config)
+        self.model.to(self.device).train()
+        groups = parameter_groups(self.model, args.lr, args.backbone_lr_scale)
+        self.optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds of earlier sessions of this run
+        if args.resume:
+            self.step, extra = load_train_state(self.out / STATE, self.optimizer)
+            self.elapsed = float(extra.get("elapsed_s", 0.0))
+        self.ddp = self.wrap_distributed()
+        self.amp_dtype = self.autocast_dtype()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+    def wrap_distributed(self) -> torch.nn.Module:
+        if self.dist.world_size == 1:
+            return self.model
+        ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=ids, find_unused_parameters=True
+        )
+
+    def autocast_dtype(self) -> torch.dtype | None:
+        """bfloat16 (or float16 with loss scaling) on CUDA; full precision on CPU."""
+        if self.device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def loader(self) -> DataLoader:
+        """The batches of steps ``self.step`` .. ``steps - 1``, in order."""
+        args, world = self.args, self.dist.world_size
+        per_step = args.batch_size * world
+        total = args.steps * per_step
+        dataset = build_dataset(args, self.config.input_size, total, args.data_start)
+        remaining = Subset(dataset, range(self.step * per_step, total))
+        sampler = None
+        if world > 1:
+            sampler = DistributedSampler(remaining, world, self.dist.rank, shuffle=False)
+        return DataLoader(
+            remaining,
+            args.batch_size,
+            sampler=sampler,
+            num_workers=args.workers,
+            collate_fn=collate,
+            persistent_workers=False,
+            prefetch_factor=2 if args.workers else None,
+            # Its own generator: creating the iterator must not draw from the global RNG, or
+            # a resumed run's dropout would differ from an uninterrupted one's.
+            generator=torch.Generator().manual_seed(args.seed),
+        )
+
+    def train(self) -> None:
+        args = self.args
+        if self.dist.is_main:
+            self.prepare_directory()
+        validation = validation_dataset(args, self.config.input_size)
+        gt_token_steps = int(args.gt_token_fraction * args.steps)
+        last_save = time.monotonic()
+        started = time.monotonic() - self.elapsed
+        bar = tqdm(
+            total=args.steps, initial=self.step, disable=not self.dist.is_main, mininterval=5
+        )
+        for images, targets in self.loader():
+            lr = learning_rate(self.step, args)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr * group["lr_scale"]
+            use_gt_tokens = self.step < gt_token_steps
+            losses = self.forward_losses(images, targets, use_gt_tokens)
+            grad_norm = self.backward(losses["total"])
+            self.step += 1
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.2f}", lr=f"{lr:.1e}", refresh=False)
+            if self.dist.is_main:
+                seconds = time.monotonic() - started
+                if self.step % args.log_every == 0:
+                    self.log_step(values, lr, grad_norm, seconds)
+                if self.step % args.val_every == 0 or self.step == args.steps:
+                    self.validate(validation, seconds)
+                last_step = self.step in (args.steps, args.stop_at)
+                if (
+                    last_step
+                    or self.step % args.checkpoint_every == 0
+                    or (time.monotonic() - last_save > args.checkpoint_minutes * 60)
+                ):
+                    self.save(seconds)
+                    last_save = time.monotonic()
+            if self.step == args.stop_at:
+                break
+        bar.close()
+
+    def forward_losses(
+        self, images: torch.Tensor, targets: dict[str, torch.Tensor], use_gt_tokens: bool
+    ) -> dict[str, torch.Tensor]:
+        """The loss terms of one batch (autocast on CUDA); tokens at the GT if asked."""
+        from occrobnet_ros.model import compute_losses
+
+        images = images.to(self.device, non_blocking=True)
+        targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
+        enabled = self.amp_dtype is not None
+        with torch.autocast(self.device.type, self.amp_dtype or torch.float32, enabled=enabled):
+            outputs = self.ddp(images, gt_tokens=targets if use_gt_tokens else None)
+            return compute_losses(outputs, targets, self.config)
+
+    def backward(self, total: torch.Tensor) -> float:
+        """One optimizer step; returns the gradient norm before clipping."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        max_norm = self.args.clip_grad if self.args.clip_grad > 0 else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(norm)
+
+    # --- files ---------------------------------------------------------------------------
+
+    def prepare_directory(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if not self.args.resume:
+            saved = {k: v for k, v in vars(self.args).items() if not k.startswith("_")}
+            (self.out / "config.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
+            self.model_config_path().write_text(self.config.to_json(), encoding="utf-8")
+        for name, columns in (("log.csv", self.log_columns()), ("val.csv", self.val_columns())):
+            truncate_csv(self.out / name, columns, self.step)
+
+    def model_config_path(self) -> Path:
+        return self.out / "model_config.json"
+
+    @staticmethod
+    def log_columns() -> list[str]:
+        return ["step", "seconds", "lr", "grad_norm", *LOSS_NAMES]
+
+    @staticmethod
+    def val_columns() -> list[str]:
+        return ["step", "seconds", *VAL_METRICS]
+
+    def log_step(self, values: dict, lr: float, grad_norm: float, seconds: float) -> None:
+        row = {"step": self.step, "seconds": f"{seconds:.1f}", "lr": f"{lr:.3e}"}
+        row["grad_norm"] = f"{grad_norm:.4g}"
+        row.update({name: f"{values[name]:.6g}" for name in LOSS_NAMES if name in values})
+        append_csv(self.out / "log.csv", self.log_columns(), row)
+
+    def validate(self, dataset: SyntheticDataset, seconds: float) -> None:
+        from occrobnet_ros.benchmark import pose_metrics, predict
+
+        predictions, gt = predict(self.model, dataset, self.args.batch_size)
+        report = pose_metrics(predictions, gt)
+        row = {"step": self.step, "seconds": f"{seconds:.1f}"}
+        row.update({name: report[name] for name in VAL_METRICS})
+        append_csv(self.out / "val.csv", self.val_columns(), row)
+        tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {report[k]:.2f}" for k in VAL_METRICS))
+
+    def save(self, seconds: float) -> None:
+        """Weights, then the training state (the state names the step it belongs to)."""
+        from occrobnet_ros.model import save_model
+
+        metadata = {"step": str(self.step), "train_args": json.dumps(self.public_args())}
+        temporary = self.out / (CHECKPOINT + ".tmp")
+        save_model(self.model, temporary, metadata)
+        os.replace(temporary, self.out / CHECKPOINT)
+        save_train_state(self.out / STATE, self.optimizer, self.step, {"elapsed_s": seconds})
+
+    def public_args(self) -> dict:
+        return {k: v for k, v in vars(self.args).items() if not k.startswith("_")}
+
+
+def append_csv(path: Path, columns: list[str], row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, columns)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def truncate_csv(path: Path, columns: list[str], step: int) -> None:
+    """Drop rows after ``step`` (written after the checkpoint a resumed run starts from)."""
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = [row for row in csv.DictReader(stream) if int(row["step"]) <= step]
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, columns)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,114 @@
+"""``occrobnet train`` on tiny settings: it writes a checkpoint and logs, and --resume continues
+with exactly the losses of an uninterrupted run."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from occrobnet_ros import cli
+from occrobnet_ros.model import OccRobNetConfig, load_model
+
+TINY = {
+    "name": "test_tiny",
+    "input_size": 64,
+    "heatmap_size": 16,
+    "backbone": "resnet18",
+    "fpn_channels": 16,
+    "fpn_levels": [2, 3, 4],
+    "hidden_dim": 32,
+    "num_heads": 2,
+    "ffn_dim": 32,
+    "enc_layers": 1,
+    "dec_layers": 2,
+    "num_keypoint_tokens": 12,
+    "num_object_tokens": 6,
+    "pos_dim": 8,
+}
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def model_yaml(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "tiny.json"  # JSON is YAML
+    path.write_text(json.dumps(OccRobNetConfig(**TINY).to_dict()))
+    return path
+
+
+def train(out, *extra):
+    arguments = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--out",
+        str(out),
+        "--steps",
+        str(STEPS),
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--threads",
+        "1",
+        "--warmup-steps",
+        "1",
+        "--gt-token-fraction",
+        "0.5",  # the GT-token phase ends mid-run, after the resume point
+        "--synthetic-scale",
+        "0.25",
+        "--val-every",
+        "2",
+        "--val-size",
+        "2",
+        "--seed",
+        "3",
+        *extra,
+    ]
+    assert cli.main(arguments) == 0
+
+
+def read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, model_yaml):
+    out = tmp_path_factory.mktemp("full")
+    train(out, "--model", str(model_yaml))
+    return out
+
+
+def test_a_run_writes_a_loadable_checkpoint_and_logs(uninterrupted):
+    model, config = load_model(uninterrupted / "checkpoint.safetensors")
+    assert config.name == "test_tiny"
+    rows = read_csv(uninterrupted / "log.csv")
+    assert [int(row["step"]) for row in rows] == list(range(1, STEPS + 1))
+    assert all(float(row["total"]) > 0 for row in rows)
+    validation = read_csv(uninterrupted / "val.csv")
+    assert [int(row["step"]) for row in validation] == [2, 4]
+    assert (uninterrupted / "train_state.safetensors").read_bytes()[:8]  # safetensors, not pickle
+
+
+def test_resume_continues_with_the_same_losses(tmp_path, model_yaml, uninterrupted):
+    train(tmp_path, "--model", str(model_yaml), "--stop-at", "2")
+    assert len(read_csv(tmp_path / "log.csv")) == 2
+    train(tmp_path, "--resume", str(tmp_path))
+    resumed = read_csv(tmp_path / "log.csv")
+    expected = read_csv(uninterrupted / "log.csv")
+    assert [row["step"] for row in resumed] == [row["step"] for row in expected]
+    for got, want in zip(resumed, expected):
+        assert float(got["total"]) == pytest.approx(float(want["total"]), rel=1e-5)
+    final, _ = load_model(tmp_path / "checkpoint.safetensors")
+    reference, _ = load_model(uninterrupted / "checkpoint.safetensors")
+    for (name, a), (_, b) in zip(final.state_dict().items(), reference.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_init_starts_from_given_weights(tmp_path, uninterrupted):
+    train(tmp_path, "--init", str(uninterrupted / "checkpoint.safetensors"), "--stop-at", "1")
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["init"].endswith("checkpoint.safetensors")
+    _, model_config = load_model(tmp_path / "checkpoint.safetensors")
+    assert model_config.name == "test_tiny"
