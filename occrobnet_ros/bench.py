@@ -3,8 +3,10 @@
 ``occrobnet bench --model`` times the forward pass of each model config (randomly initialised
 weights: the architecture, not the checkpoint, sets the cost) at batch 1 and prints the
 median and the 90th percentile per device and precision: CPU fp32 with ``--threads`` torch
-threads, and CUDA fp32 and bf16 when a GPU is present. It also counts each config's
-parameters and forward FLOPs (``torch.utils.flop_counter``; convolutions and matrix
+threads, and CUDA fp32 and bf16 when a GPU is present. On the CPU it also prints the median
+process CPU time per pass divided by the thread count: close to the wall time on an idle
+machine, and less sensitive than it to waiting for cores other jobs hold. It also counts each
+config's parameters and forward FLOPs (``torch.utils.flop_counter``; convolutions and matrix
 products, a multiply-add counted as 2 FLOPs).
 """
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     paths = args.configs or [default_config_path(name) for name in CONFIG_NAMES]
     print(f"torch {torch.__version__}, {args.threads} CPU threads, batch {args.batch}")
-    print(f"{'config':<16} {'device':<22} {'dtype':<5} {'median ms':>9} {'p90 ms':>8} {'fps':>6}")
+    header = f"{'config':<16} {'device':<22} {'dtype':<5} {'median ms':>9} {'p90 ms':>8}"
+    print(f"{header} {'fps':>6} {'cpu-time/threads ms':>20}")
     for path in paths:
         config = OccRobNetConfig.from_yaml(path)
         size = args.size or config.input_size
@@ -62,14 +65,18 @@ def run(args: argparse.Namespace) -> int:
             f"at {size}x{size}"
         )
         for device, dtype in targets(args.devices):
-            times = time_forward(model, device, dtype, args.batch, size, args.warmup, args.runs)
+            times, cpu_times = time_forward(
+                model, device, dtype, args.batch, size, args.warmup, args.runs
+            )
             median = statistics.median(times)
+            cpu = statistics.median(cpu_times) / args.threads if device.type == "cpu" else None
             p90 = sorted(times)[int(0.9 * (len(times) - 1))]
             name = device_name(device)
             label = "bf16" if dtype == torch.bfloat16 else "fp32"
+            cpu_text = "-" if cpu is None else f"{cpu:.1f}"
             print(
                 f"{config.name:<16} {name:<22} {label:<5} {median:9.1f} {p90:8.1f} "
-                f"{1000 * args.batch / median:6.1f}"
+                f"{1000 * args.batch / median:6.1f} {cpu_text:>20}"
             )
     return 0
 
@@ -123,19 +130,20 @@ def time_forward(
     size: int,
     warmup: int,
     runs: int,
-) -> list[float]:
-    """Wall-clock milliseconds of ``runs`` forward passes (after ``warmup``)."""
+) -> tuple[list[float], list[float]]:
+    """Wall-clock and process-CPU milliseconds of ``runs`` passes (after ``warmup``)."""
     model = model.to(device)
     images = torch.rand(batch, 3, size, size, device=device)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    times = []
+    times, cpu_times = [], []
     with torch.inference_mode(), autocast:
         for index in range(warmup + runs):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             model(images)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if index >= warmup:
                 times.append(1000 * (time.perf_counter() - start))
+                cpu_times.append(1000 * (time.process_time() - cpu_start))
     model.to("cpu")
-    return times
+    return times, cpu_times

@@ -300,7 +300,7 @@ class OccRobNet(nn.Module):
             xy = tok.heatmap_to_input(xy, stride)
         parts_xy, parts_valid = [xy], [valid]
         if c.with_object:
-            if gt_tokens is not None:
+            if gt_tokens is not None and "object_mask" in gt_tokens:
                 mask = F.interpolate(
                     gt_tokens["object_mask"].float(), size=out["heatmaps"].shape[-2:]
                 )
