@@ -111,12 +111,12 @@ def _start_node(args) -> subprocess.Popen:
         "-r",
         f"__ns:={DEMO_NAMESPACE}",
         "-p",
-        f"checkpoint:={args.checkpoint}",
-        "-p",
         f"device:={args.device}",
         "--log-level",
         "warn",
     ]
+    if args.checkpoint:  # rcl cannot parse an empty override; empty means the default anyway
+        command[-2:-2] = ["-p", f"checkpoint:={args.checkpoint}"]
     print("[demo] starting the node: " + " ".join(command[1:]), flush=True)
     return subprocess.Popen(command, start_new_session=True)
 
