@@ -10,6 +10,10 @@ Each finger (thumb first, our skeleton order) is a chain of three bones from its
 (thumb CMC, finger MCP). Its pose is four angles in radians: abduction at the base (about the
 finger's palm normal, positive towards the thumb side) and the flexion of its three joints
 (positive curls towards the palm). ``ANGLE_LIMITS`` holds their anatomical ranges.
+
+For rendering, the hand's surface is a set of tapered capsules (``CAPSULES``): one per finger
+bone, a few that fill the palm, one for the forearm, plus a small one per fingernail
+(``nails``).
 """
 
 from dataclasses import dataclass
@@ -254,7 +258,7 @@ def sample_free_angles(rng: np.random.Generator) -> np.ndarray:
 # --- surface: the capsules that render a hand --------------------------------------------------
 
 # Capsules as (point a, point b): indices into the 25 surface points (21 joints, then palm radial
-# base 21, palm ulnar base 22, forearm near 23, forearm far 24). Radii come from surface_radii().
+# base 21, palm ulnar base 22, forearm near 23, forearm far 24). Radii come from capsule_radii().
 PALM_RADIAL, PALM_ULNAR, FOREARM_NEAR, FOREARM_FAR = 21, 22, 23, 24
 CAPSULES = (
     # fingers: every bone of the skeleton except the wrist->base ones
