@@ -243,6 +243,7 @@ def evaluate_offline(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]
         "estimator_frames_per_s": timing.frames / timing.estimator_s if timing.frames else None,
         "end_to_end_frames_per_s": timing.frames / wall if timing.frames else None,
         "estimator_ms_per_batch": reports.percentiles_ms(timing.inference_s),
+        "estimator_ms_per_frame_by_stage": timing.stage_ms_per_frame() if timing.frames else {},
     }
     return report, _curves(results)
 

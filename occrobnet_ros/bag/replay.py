@@ -140,6 +140,11 @@ class Timing:
     frames: int = 0
     estimator_s: float = 0.0
     inference_s: list[float] = field(default_factory=list)  # per batch, the estimator's own
+    stages_s: Counter = field(default_factory=Counter)  # preprocess / model / decode totals
+
+    def stage_ms_per_frame(self) -> dict[str, float]:
+        """Mean milliseconds per frame of each estimator stage."""
+        return {name: 1000.0 * total / self.frames for name, total in self.stages_s.items()}
 
 
 def predict_frames(
@@ -155,6 +160,7 @@ def predict_frames(
         timing.estimator_s += time.perf_counter() - started
         timing.frames += len(batch)
         timing.inference_s.append(predictions[0].inference_time)
+        timing.stages_s.update(predictions[0].timings)  # one batch's stage times
         yield from zip(batch, predictions)
 
 
