@@ -13,6 +13,7 @@ solved by least squares from their 2D keypoints, their root-relative 3D points a
 
 import hashlib
 import logging
+import stat
 import time
 from pathlib import Path
 
@@ -34,7 +35,13 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # heatmaps are all flat still gets a translation from its 2D joints.
 MIN_JOINT_WEIGHT = 1e-3
 
-__all__ = ["CheckpointError", "Estimator", "EstimatorError", "default_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "Estimator",
+    "EstimatorError",
+    "check_checkpoint_file",
+    "default_checkpoint",
+]
 
 
 class EstimatorError(RuntimeError):
@@ -71,6 +78,30 @@ def select_device(requested: str) -> torch.device:
     return torch.device("cpu")
 
 
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse a path that is not an existing regular ``.safetensors`` file, before opening it.
+
+    Checked on the path's kind, not by trying to read it: opening a FIFO blocks until someone
+    writes to it, which would hang the node's configure (and its executor) for good.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot use it as a checkpoint: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{path}: refused: a directory, not a .safetensors file")
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(
+            f"{path}: refused: not a regular file (a device, FIFO or socket); "
+            "a checkpoint is a .safetensors file"
+        )
+    if path.suffix.lower() != ".safetensors":
+        raise CheckpointError(
+            f"{path}: refused: a checkpoint must be a .safetensors file (pickle-based "
+            ".pt/.pth/.ckpt files can execute arbitrary code when loaded)"
+        )
+
+
 def _file_version(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -104,6 +135,7 @@ class Estimator:
             precision = "fp32"
         self.precision = precision
         path = Path(checkpoint) if checkpoint else default_checkpoint()
+        check_checkpoint_file(path)
         self.model, self.config = load_model(path, device=self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
