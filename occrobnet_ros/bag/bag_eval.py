@@ -18,6 +18,7 @@ import argparse
 import shutil
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,38 +206,11 @@ def evaluate_offline(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]
     except (EstimatorError, OSError, ValueError) as error:
         raise BagError(f"cannot load the model: {error}") from None
     started = time.perf_counter()
-    timing, results, rejected = Timing(), [], {}
+    timing, results, rejected = Timing(), [], Counter()
     for path, topics in bags:
-        with BagReader(path) as bag, BagWriter(_predictions_path(args, path)) as out:
-            side = read_side_topics(bag, topics)
-            frames = bag_frames(bag, topics, side)
-            progress = tqdm(
-                predict_frames(estimator, frames, args.batch_size, timing),
-                total=bag.counts[topics.image],
-                desc=path.name,
-                unit="frame",
-                disable=args.no_progress,
-            )
-            stamps = []
-            for frame, prediction in progress:
-                message = prediction_to_msg(
-                    prediction, frame.header, estimator.model_name, estimator.model_version
-                )
-                out.write(args.output_topic, message, frame.time_ns)
-                stamps.append(frame.stamp_ns)
-                results.append(
-                    Result(
-                        path.name,
-                        frame.stamp_ns,
-                        prediction,
-                        side.ground_truth.get(frame.stamp_ns),
-                    )
-                )
-            _name_sequences(results[len(results) - len(stamps) :], args)
-            for reason, count in side.rejected.items():
-                rejected[reason] = rejected.get(reason, 0) + count
+        results += _evaluate_bag(estimator, path, topics, args, timing, rejected)
     wall = time.perf_counter() - started
-    report = _report("offline", bags, args, _model(estimator), results, rejected)
+    report = _report("offline", bags, args, _model(estimator), results, dict(rejected))
     report["throughput"] = {
         "frames": timing.frames,
         "batch_size": args.batch_size,
@@ -246,6 +220,33 @@ def evaluate_offline(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]
         "estimator_ms_per_frame_by_stage": timing.stage_ms_per_frame() if timing.frames else {},
     }
     return report, _curves(results)
+
+
+def _evaluate_bag(estimator, path, topics, args, timing, rejected: Counter) -> list[Result]:
+    """One bag offline: its predictions written to a bag, and its Results."""
+    results = []
+    with BagReader(path) as bag, BagWriter(_predictions_path(args, path)) as out:
+        side = read_side_topics(bag, topics)
+        predicted = predict_frames(
+            estimator, bag_frames(bag, topics, side), args.batch_size, timing
+        )
+        progress = tqdm(
+            predicted,
+            total=bag.counts[topics.image],
+            desc=path.name,
+            unit="frame",
+            disable=args.no_progress,
+        )
+        for frame, prediction in progress:
+            msg = prediction_to_msg(
+                prediction, frame.header, estimator.model_name, estimator.model_version
+            )
+            out.write(args.output_topic, msg, frame.time_ns)
+            truth = side.ground_truth.get(frame.stamp_ns)
+            results.append(Result(path.name, frame.stamp_ns, prediction, truth))
+    rejected.update(side.rejected)
+    _name_sequences(results, args)
+    return results
 
 
 def _predictions_path(args, bag: Path) -> Path:
@@ -285,28 +286,10 @@ def evaluate_live(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
         result = live.replay_live(bags, options)
     except live.NodeError as error:
         raise NodeError(f"{error}{_log_tail(options.node_log)}") from None
-    truths = {}
-    for path, topics in bags:
-        with BagReader(path) as bag:
-            truths[path.name] = read_side_topics(bag, topics).ground_truth
     results = []
-    for path, _ in bags:
+    for path, topics in bags:
         records = [r for r in result.frames if r.bag == path.name]
-        with BagWriter(_predictions_path(args, path)) as out:
-            for record in records:
-                if record.output is not None:
-                    out.write(args.output_topic, record.output, record.time_ns)
-        bag_results = [
-            Result(
-                path.name,
-                record.stamp_ns,
-                None if record.output is None else msg_to_prediction(record.output),
-                truths[path.name].get(record.stamp_ns),
-            )
-            for record in records
-        ]
-        _name_sequences(bag_results, args)
-        results += bag_results
+        results += _live_bag_results(path, topics, records, args)
     model = next((r.output for r in result.frames if r.output is not None), None)
     model_info = {
         "name": model.model_name if model else "",
@@ -318,6 +301,27 @@ def evaluate_live(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
     if command:
         report["live"]["node_log"] = options.node_log.name
     return report, _curves(results)
+
+
+def _live_bag_results(path: Path, topics: Topics, records: list, args) -> list[Result]:
+    """One bag's recorded outputs: written to a bag, and matched with its ground truth."""
+    with BagReader(path) as bag:
+        truths = read_side_topics(bag, topics).ground_truth
+    with BagWriter(_predictions_path(args, path)) as out:
+        for record in records:
+            if record.output is not None:
+                out.write(args.output_topic, record.output, record.time_ns)
+    results = [
+        Result(
+            path.name,
+            record.stamp_ns,
+            None if record.output is None else msg_to_prediction(record.output),
+            truths.get(record.stamp_ns),
+        )
+        for record in records
+    ]
+    _name_sequences(results, args)
+    return results
 
 
 def _log_tail(log: Path, lines: int = 5) -> str:
