@@ -3,7 +3,9 @@
 Each image is paired with the CameraInfo of the same stamp (the nearest stamp when a camera
 publishes CameraInfo less often) and with the ground truth of the same stamp, if any. Frames
 are independent (``Estimator.predict_batch``: full frame, no tracking, no smoothing), so the
-result does not depend on the batch size or on the speed of the machine.
+result does not depend on the speed of the machine, and a rerun with the same batch size
+gives the same numbers; other batch sizes differ only by float rounding (measured ~1e-6
+relative on the CPU).
 """
 
 import bisect
