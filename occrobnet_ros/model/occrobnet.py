@@ -254,7 +254,7 @@ class OccRobNet(nn.Module):
         out: dict[str, Any] = {"heatmaps": self.heatmap_head(features)}
         if self.segmentation_head is not None:
             out["segmentation"] = self.segmentation_head(features)
-        xy, valid, is_object = self.token_locations(out, gt_tokens, input_hw)
+        xy, valid, is_object = self.token_locations(out, gt_tokens)
         tokens = self.token_embedding([features, *pyramid], xy, is_object, valid, input_hw)
         memory_mask = self.object_memory_mask(valid, is_object) if c.with_object else None
         query_mask = self.query_mask if c.decoder_query_mask else None
@@ -287,7 +287,6 @@ class OccRobNet(nn.Module):
         self,
         out: dict[str, torch.Tensor],
         gt_tokens: dict[str, torch.Tensor] | None,
-        input_hw: tuple[int, int],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Keypoint then object token positions (input px), validity and type, [B, P]."""
         c, stride = self.config, self.heatmap_stride
