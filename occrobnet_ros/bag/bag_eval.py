@@ -281,6 +281,7 @@ def evaluate_live(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
         drain=args.drain,
         node_command=command,
         node_log=args.output / "node.log",
+        progress=not args.no_progress,
     )
     try:
         result = live.replay_live(bags, options)

@@ -36,6 +36,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from tqdm import tqdm
 
 from occrobnet_ros.bag.io import BagError, BagReader
 from occrobnet_ros.bag.replay import COMPRESSED_TYPE, Topics, prefetch
@@ -86,6 +87,7 @@ class LiveOptions:
     drain: float = 2.0  # s without outputs after the last frame before stopping
     node_command: list[str] | None = None  # None: the node is already running
     node_log: Path = Path("node.log")  # the started node's output
+    progress: bool = True  # a progress bar of the frames played
 
 
 def node_command(
@@ -218,6 +220,12 @@ class _Player:
         """Publish the bag's frames at its pace, then wait for the node to finish."""
         with BagReader(path) as bag:
             messages = bag.raw_messages([topics.image, topics.camera_info])
+            progress = tqdm(
+                total=bag.counts[topics.image],
+                desc=f"{path.name} (live)",
+                unit="frame",
+                disable=not self.options.progress,
+            )
             start_wall, start_bag = None, None
             for topic, msg_type, time_ns, data in prefetch(messages, depth=16):
                 if start_wall is None:
@@ -231,8 +239,10 @@ class _Player:
                 self._publish_clock(time_ns)
                 if topic == topics.image:
                     self._publish_image(path.name, msg_type, time_ns, bytes(data))
+                    progress.update()
                 else:
                     self._publishers[topic].publish(bytes(data))
+            progress.close()
         self._drain(start_wall, start_bag)
 
     def _publish_image(self, bag: str, msg_type: str, time_ns: int, data: bytes) -> None:
