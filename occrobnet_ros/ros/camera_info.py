@@ -144,10 +144,14 @@ def _validate(K: np.ndarray) -> None:
 def _scale(K: np.ndarray, scale_x: float, scale_y: float) -> np.ndarray:
     """K of the same view resized by (scale_x, scale_y), edges onto edges (geometry.py)."""
     scaled = K.astype(float).copy()
-    scaled[0, :2] *= scale_x
-    scaled[1, 1] *= scale_y
-    scaled[0, 2] = (K[0, 2] + 0.5) * scale_x - 0.5
-    scaled[1, 2] = (K[1, 2] + 0.5) * scale_y - 0.5
+    with np.errstate(over="ignore", under="ignore"):
+        scaled[0, :2] *= scale_x
+        scaled[1, 1] *= scale_y
+        scaled[0, 2] = (K[0, 2] + 0.5) * scale_x - 0.5
+        scaled[1, 2] = (K[1, 2] + 0.5) * scale_y - 0.5
+    # A huge or tiny focal length can overflow to inf or underflow to 0 here: refuse it now
+    # rather than hand the estimator a K it cannot use.
+    _validate(scaled)
     return scaled
 
 
