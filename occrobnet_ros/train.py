@@ -75,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", help="continue the run in this directory")
-    parser.add_argument("--init", help="start from these weights (safetensors)")
+    parser.add_argument(
+        "--init", help="start from these weights (safetensors; their config unless --model)"
+    )
     parser.add_argument("--steps", type=int, default=10000, help="length of the schedule")
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
     parser.add_argument("--batch-size", type=int, default=16, help="per process")
@@ -265,6 +267,7 @@ class Trainer:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from occrobnet_ros.model import OccRobNetConfig, build_model, load_model
+        from occrobnet_ros.model.checkpoint import load_state_strict, read_safetensors
 
         self.args = args
         self.dist = init_distributed(args.device)
@@ -275,11 +278,13 @@ class Trainer:
         seed_everything(args.seed + self.dist.rank)
         if args.resume:
             self.model, self.config = load_model(self.out / CHECKPOINT)
-        elif args.init:
+        elif args.init and not args.model:
             self.model, self.config = load_model(args.init)
         else:
             self.config = OccRobNetConfig.from_yaml(args.model)
             self.model = build_model(self.config)
+            if args.init:  # the weights of --init under the config of --model (same shapes)
+                load_state_strict(self.model, read_safetensors(args.init)[1], args.init)
         self.model.to(self.device).train()
         groups = parameter_groups(self.model, args.lr, args.backbone_lr_scale)
         self.optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)

@@ -106,9 +106,14 @@ def test_resume_continues_with_the_same_losses(tmp_path, model_yaml, uninterrupt
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_init_starts_from_given_weights(tmp_path, uninterrupted):
-    train(tmp_path, "--init", str(uninterrupted / "checkpoint.safetensors"), "--stop-at", "1")
-    config = json.loads((tmp_path / "config.json").read_text())
-    assert config["init"].endswith("checkpoint.safetensors")
-    _, model_config = load_model(tmp_path / "checkpoint.safetensors")
-    assert model_config.name == "test_tiny"
+def test_init_starts_from_given_weights(tmp_path, model_yaml, uninterrupted):
+    """With a zero learning rate the weights stay those of --init (running BN statistics
+    aside); --model may restate the config."""
+    init = uninterrupted / "checkpoint.safetensors"
+    for out, extra in ((tmp_path / "a", []), (tmp_path / "b", ["--model", str(model_yaml)])):
+        train(out, "--init", str(init), "--stop-at", "1", "--lr", "0", *extra)
+        started, config = load_model(out / "checkpoint.safetensors")
+        reference, _ = load_model(init)
+        assert config.name == "test_tiny"
+        for name, value in reference.named_parameters():
+            torch.testing.assert_close(dict(started.named_parameters())[name], value, msg=name)
