@@ -525,7 +525,8 @@ class _StampSyncPairing:
 
     @property
     def dropped(self) -> int:
-        return self._sync.dropped
+        """Images dropped unpaired (CameraInfos dropped are not frames)."""
+        return self._sync.dropped_images
 
 
 class _ApproximateTimePairing:

@@ -16,7 +16,8 @@ It differs in three ways, all in favour of a latest-frame pipeline:
   the same); an older pair would be stale, and the node would only skip it.
 - A stamp older than the newest one on the same input means time jumped backwards (a bag
   looping, a simulator restarting): everything queued is discarded and matching starts again.
-- Drops, jumps and pairs are counted (``dropped``, ``jumps``, ``matched``) for diagnostics.
+- Drops, jumps and pairs are counted (``dropped``, ``jumps``, ``matched``) for diagnostics;
+  ``dropped_images`` counts the images among the drops (the node's unpaired frames).
 
 Thread-safe: the two subscriptions may run on different executor threads.
 """
@@ -54,6 +55,7 @@ class StampSync:
         self.slop_ns = round(slop * 1e9)
         self.matched = 0
         self.dropped = 0
+        self.dropped_images = 0
         self.jumps = 0
         self._lock = threading.Lock()
         self._clear()
@@ -84,7 +86,7 @@ class StampSync:
                 self._discard_all()
             self._newest[side] = stamp
             if self._paired[side] is not None and stamp <= self._paired[side]:
-                self.dropped += 1  # a repeat of the stamp that was just paired
+                self._drop(side)  # a repeat of the stamp that was just paired
                 return None
             partner = self._nearest(self._queues[1 - side], stamp)
             if partner is None:
@@ -100,27 +102,34 @@ class StampSync:
     def _enqueue(self, side: int, stamp: int, message: Any) -> None:
         queue = self._queues[side]
         if stamp in queue:
-            self.dropped += 1  # the same stamp again: keep the newer message
+            self._drop(side)  # the same stamp again: keep the newer message
             del queue[stamp]
         queue[stamp] = message  # stamps never decrease on one input, so the dict stays sorted
         while len(queue) > self.queue_size:
             del queue[next(iter(queue))]
-            self.dropped += 1
+            self._drop(side)
 
     def _pair(self, side: int, stamp: int, message: Any, partner: int) -> tuple[Any, Any]:
         other = 1 - side
         partner_message = self._queues[other].pop(partner)
         self._paired[side], self._paired[other] = stamp, partner
-        for queue, newest in ((self._queues[side], stamp), (self._queues[other], partner)):
+        for queue_side, newest in ((side, stamp), (other, partner)):
+            queue = self._queues[queue_side]
             for old in [s for s in queue if s <= newest]:
                 del queue[old]
-                self.dropped += 1
+                self._drop(queue_side)
         self.matched += 1
         return (message, partner_message) if side == IMAGE else (partner_message, message)
 
     def _discard_all(self) -> None:
-        self.dropped += sum(len(queue) for queue in self._queues)
+        for side, queue in enumerate(self._queues):
+            self._drop(side, len(queue))
         self._clear()
+
+    def _drop(self, side: int, count: int = 1) -> None:
+        self.dropped += count
+        if side == IMAGE:
+            self.dropped_images += count
 
     def _clear(self) -> None:
         self._queues: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
