@@ -11,7 +11,8 @@ Level (per period, so a problem clears once it stops):
 - OK otherwise (including paused or inactive, which the message says).
 
 Words used below: *dropped* frames were valid but not processed (overwritten in the one-slot
-buffer, too old, unpaired with a CameraInfo, arrived while paused); *rejected* frames could not
+buffer, too old, unpaired with a CameraInfo, arrived while paused, discarded from the buffer
+by a clock jump, pause or deactivate); *rejected* frames could not
 be processed (their reason comes from image_conversion.REASONS or camera_info.REASONS).
 """
 

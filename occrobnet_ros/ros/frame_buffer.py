@@ -41,11 +41,14 @@ class LatestFrameBuffer(Generic[T]):
             item, self._item = self._item, None
             return item
 
-    def clear(self) -> None:
-        """Discard the waiting item, if any (time jumped backwards, the node paused)."""
+    def clear(self) -> bool:
+        """Discard the waiting item, if any (time jumped backwards, the node paused); return
+        True when there was one."""
         with self._condition:
-            self.cleared += self._item is not None
+            discarded = self._item is not None
+            self.cleared += discarded
             self._item = None
+            return discarded
 
     def close(self) -> None:
         """Wake every waiting ``take`` for good: the worker is shutting down."""

@@ -253,7 +253,8 @@ class PoseNode(LifecycleNode):
             self._io = None
 
     def _discard_pending(self) -> None:
-        self._buffer.clear()
+        if self._buffer.clear():
+            self._stats.count_drop("discarded")  # a frame waiting for the worker is a frame
         if self._io is not None:
             self._io.pairing.reset()
 
