@@ -18,6 +18,8 @@ SUBCOMMANDS = {
     "bag-eval": ("occrobnet_ros.bag.bag_eval", "Replay bags through OccRobNet and report."),
     "demo": ("occrobnet_ros.demo", "Stream synthetic camera frames through the node."),
     "bench": ("occrobnet_ros.bench", "Measure model forward latency, parameters and FLOPs."),
+    "fuzz": ("occrobnet_ros.reliability.fuzz", "Send malformed camera messages to the node."),
+    "soak": ("occrobnet_ros.reliability.soak", "Stream frames at a rate; RSS, latency, counts."),
 }
 
 

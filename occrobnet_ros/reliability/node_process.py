@@ -150,6 +150,10 @@ class Camera:
         else:
             self.image_pub.publish(image)
 
+    def spin_once(self, timeout: float) -> None:
+        """Handle at most one incoming message, waiting up to ``timeout`` s."""
+        self._executor.spin_once(timeout_sec=timeout)
+
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
