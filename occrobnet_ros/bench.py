@@ -2,7 +2,7 @@
 
 ``occrobnet bench --model`` times the forward pass of each model config (randomly initialised
 weights: the architecture, not the checkpoint, sets the cost) at batch 1 and prints the
-median and the 90th percentile per device and precision: CPU fp32 with ``--threads`` torch
+median, minimum and 90th percentile per device and precision: CPU fp32 with ``--threads`` torch
 threads, and CUDA fp32 and bf16 when a GPU is present. On the CPU it also prints the median
 process CPU time per pass divided by the thread count: close to the wall time on an idle
 machine, and less sensitive than it to waiting for cores other jobs hold. It also counts each
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     paths = args.configs or [default_config_path(name) for name in CONFIG_NAMES]
     print(f"torch {torch.__version__}, {args.threads} CPU threads, batch {args.batch}")
-    header = f"{'config':<16} {'device':<22} {'dtype':<5} {'median ms':>9} {'p90 ms':>8}"
+    header = (
+        f"{'config':<16} {'device':<22} {'dtype':<5} {'median ms':>9} {'min ms':>8} {'p90 ms':>8}"
+    )
     print(f"{header} {'fps':>6} {'cpu-time/threads ms':>20}")
     for path in paths:
         config = OccRobNetConfig.from_yaml(path)
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             label = "bf16" if dtype == torch.bfloat16 else "fp32"
             cpu_text = "-" if cpu is None else f"{cpu:.1f}"
             print(
-                f"{config.name:<16} {name:<22} {label:<5} {median:9.1f} {p90:8.1f} "
+                f"{config.name:<16} {name:<22} {label:<5} {median:9.1f} {min(times):8.1f} "
+                f"{p90:8.1f} "
                 f"{1000 * args.batch / median:6.1f} {cpu_text:>20}"
             )
     return 0
