@@ -11,8 +11,9 @@ from occrobnet_ros.geometry import rotvec_to_matrix
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 
 
-def _hand(joints: np.ndarray) -> HandEstimate:
-    return HandEstimate(detected=True, confidence=1.0, joints=joints)
+def _hand(joints: np.ndarray, annotated: np.ndarray | None = None) -> HandEstimate:
+    confidence = np.ones(21) if annotated is None else annotated.astype(float)
+    return HandEstimate(detected=True, confidence=1.0, joints=joints, joint_confidence=confidence)
 
 
 def _scene():
@@ -59,6 +60,20 @@ def test_known_errors_give_known_metrics():
     assert got["object_translation_error_cm"] == pytest.approx(2.0)
     assert got["object_mssd_cm"] == pytest.approx(2.0)  # a pure shift moves every corner 2 cm
     assert got["objects_in_ground_truth"] == 1 and got["objects_found"] == 1
+
+
+def test_joints_the_ground_truth_does_not_annotate_are_not_scored():
+    joints = np.random.default_rng(0).uniform(-0.05, 0.05, (21, 3)) + [0.0, 0.0, 0.5]
+    annotated = np.ones(21, dtype=bool)
+    annotated[4] = False  # e.g. a dataset without the thumb tip in this frame
+    wrong_tip = joints.copy()
+    wrong_tip[4, 0] += 0.05
+    got = pose_metrics([Prediction(right_hand=_hand(wrong_tip))],
+                       [Prediction(right_hand=_hand(joints, annotated))])  # fmt: skip
+    assert got["mpjpe_right_mm"] == pytest.approx(0.0, abs=1e-9)
+    got = pose_metrics([Prediction(right_hand=_hand(wrong_tip))],
+                       [Prediction(right_hand=_hand(joints))])  # fmt: skip
+    assert got["mpjpe_right_mm"] == pytest.approx(50.0 / 21)
 
 
 def test_nothing_to_score_is_null_in_json_and_dash_in_markdown():

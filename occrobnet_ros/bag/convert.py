@@ -2,6 +2,7 @@
 recorded.
 
     occrobnet bag-convert synthetic synthetic_bag --frames 50 [--image-format jpeg]
+    occrobnet bag-convert ho3d ho3d_bag --root /data/HO3D_v3 --split train --sequence ABF10
 
 Topics (absolute names, every header with the frame's stamp and ``--frame-id``):
 
@@ -11,7 +12,9 @@ Topics (absolute names, every header with the frame's stamp and ``--frame-id``):
   ``ground_truth``, model_version the source's name).
 
 Stamps are a camera's: ``--rate`` Hz from ``--start`` seconds; each message's receive time in
-the bag is its stamp. The bag is mcap unless ``--storage sqlite3``.
+the bag is its stamp; the sequences of a dataset follow each other 10 s apart. The bag is mcap
+unless ``--storage sqlite3``. Joints a dataset does not annotate have confidence 0 in the
+ground truth, and bag-eval leaves them out.
 """
 
 import argparse
@@ -28,10 +31,13 @@ from occrobnet_ros.bag.io import STORAGES, BagError, BagWriter
 from occrobnet_ros.bag.sources import (
     DEFAULT_START_NS,
     NS_PER_S,
+    DatasetSource,
     FrameSource,
     SourceFrame,
     SyntheticSource,
+    dataset_indices,
 )
+from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import SyntheticConfig
 from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
 from occrobnet_ros.ros.messages import prediction_to_msg
@@ -108,8 +114,7 @@ def camera_info_msg(K: np.ndarray, width: int, height: int, header: Header) -> C
 
 # --- command line: one sub-subcommand per source
 
-# name -> (add its arguments, build the source from the parsed arguments). The dataset
-# readers (issue #5) register "ho3d", "h2o3d" and "interhand" here.
+# name -> (add its arguments, build the source from the parsed arguments)
 SourceParser = tuple[Callable[[argparse.ArgumentParser], None], Callable[..., FrameSource]]
 
 
@@ -131,7 +136,43 @@ def _synthetic_source(args: argparse.Namespace, start_ns: int, rate_hz: float) -
     return SyntheticSource(seeds, config, start_ns=start_ns, rate_hz=rate_hz)
 
 
-SOURCES: dict[str, SourceParser] = {"synthetic": (_add_synthetic_arguments, _synthetic_source)}
+def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root",
+        type=Path,
+        required=True,
+        help="the dataset's root directory (laid out as docs/datasets.md says)",
+    )
+    parser.add_argument("--split", default="train", help="(default %(default)s)")
+    parser.add_argument("--sequence", help="only this sequence (default: all, 10 s apart)")
+    parser.add_argument("--camera", help="only this camera (InterHand2.6M)")
+    parser.add_argument("--stride", type=int, default=1, help="every N-th frame")
+    parser.add_argument("--frames", type=int, help="at most this many frames")
+
+
+def _dataset_source(name: str) -> Callable[..., FrameSource]:
+    def build(args: argparse.Namespace, start_ns: int, rate_hz: float) -> FrameSource:
+        if args.stride < 1 or (args.frames is not None and args.frames < 1):
+            raise BagError("--stride and --frames must be >= 1")
+        try:
+            reader = open_dataset(name, args.root, args.split)
+        except ValueError as error:  # an unknown split, a malformed annotation
+            raise BagError(str(error)) from None
+        indices = dataset_indices(reader, args.sequence, args.camera, args.stride, args.frames)
+        if not indices:
+            raise BagError(f"no {name} {args.split} frame matches --sequence / --camera")
+        return DatasetSource(reader, indices, start_ns, rate_hz, name=f"{name}/{args.split}")
+
+    return build
+
+
+SOURCES: dict[str, SourceParser] = {
+    "synthetic": (_add_synthetic_arguments, _synthetic_source),
+    **{
+        dataset: (_add_dataset_arguments, _dataset_source(dataset))
+        for dataset in ("ho3d", "h2o3d", "interhand")
+    },
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
             args.jpeg_quality,
             progress=not args.no_progress,
         )
-    except BagError as error:
+    except (BagError, DatasetLayoutError, DatasetFormatError, FileNotFoundError) as error:
         print(f"occrobnet bag-convert: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"wrote {count} frames to {args.output} ({args.storage})")

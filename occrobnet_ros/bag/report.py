@@ -3,7 +3,8 @@
 Metrics (metrics.py; HandObjectPose carries no joint visibility, so there is no
 visible/occluded split):
 
-- hands, per frame and hand where both the ground truth and the prediction have the hand:
+- hands, per frame and hand where both the ground truth and the prediction have the hand,
+  over the joints the ground truth annotates (confidence > 0; datasets leave some out):
   root-relative MPJPE (mm, each hand aligned on its own wrist, mean over joint instances as
   ``metrics.hand_pose_errors``), MRRPE (mm, frames with both hands on both sides), PCK over
   0-50 mm and its AUC (HO-3D's EvalUtil: 100 thresholds, mean over joints);
@@ -49,9 +50,13 @@ def hand_arrays(predictions: Sequence[Prediction]) -> tuple[np.ndarray, np.ndarr
 
 
 def scored_joints(pred: Sequence[Prediction], gt: Sequence[Prediction]) -> np.ndarray:
-    """``(N, 42)``: the joints of hands both sides have, the only ones scored."""
+    """``(N, 42)``: the annotated joints (ground-truth confidence > 0) of the hands both sides
+    have, the only ones scored."""
     both = hand_arrays(pred)[1] & hand_arrays(gt)[1]
-    return np.repeat(both, NUM_JOINTS, axis=1)
+    annotated = np.stack(
+        [np.concatenate([g.right_hand.joint_confidence, g.left_hand.joint_confidence]) for g in gt]
+    )
+    return np.repeat(both, NUM_JOINTS, axis=1) & (annotated > 0)
 
 
 # --- metrics

@@ -3,24 +3,34 @@
 A source is anything with ``name``, ``len()`` and an iterator of :class:`SourceFrame`:
 an RGB image, its intrinsics, the ground truth as a :class:`Prediction` (metres, camera
 optical frame, detected = present) and the stamp a camera would have given the frame. The
-dataset readers (HO-3D, H2O-3D, InterHand2.6M; issue #5) plug in by providing such a source
-and registering their command-line arguments in ``convert.SOURCES``; the synthetic generator is
-the first one.
+synthetic generator is one source; the dataset readers (HO-3D, H2O-3D, InterHand2.6M,
+``data.record.open_dataset``) are the others, through :class:`DatasetSource`.
 """
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, generate_sample
 from occrobnet_ros.geometry import palm_orientation
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
-from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, hand_slice
+from occrobnet_ros.skeleton import (
+    JOINT_NAMES,
+    LEFT,
+    MIDDLE_MCP,
+    NUM_HANDS,
+    NUM_JOINTS,
+    WRIST,
+    hand_slice,
+)
 
 NS_PER_S = 1_000_000_000
 DEFAULT_START_NS = 1_700_000_000 * NS_PER_S  # a plausible wall-clock epoch, not zero
+SEQUENCE_GAP_S = 10  # between two sequences of a dataset, so they are told apart
+INDEX_MCP, PINKY_MCP = (JOINT_NAMES.index(name) for name in ("index_mcp", "pinky_mcp"))
+PALM_JOINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP)  # what geometry.palm_orientation uses
 
 
 class SourceFrame(NamedTuple):
@@ -71,33 +81,95 @@ class SyntheticSource:
             )
 
 
+@dataclass
+class DatasetSource:
+    """Frames of a dataset reader (``data.record.open_dataset``: ``frames``, ``record(i)``)
+    in its order. Each sequence runs at ``rate_hz``; a new sequence starts ``SEQUENCE_GAP_S``
+    later, so ``bag-eval --sequence-by gap`` finds the sequences again."""
+
+    reader: Any
+    indices: Sequence[int]
+    start_ns: int = DEFAULT_START_NS
+    rate_hz: float = 30.0
+    name: str = "dataset"
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        sequences, previous = 0, None
+        for count, index in enumerate(self.indices):
+            sequence = self.reader.frames[index].sequence
+            if previous is not None and sequence != previous:
+                sequences += 1
+            previous = sequence
+            record = self.reader.record(index)
+            stamp = camera_stamp(count, self.start_ns, self.rate_hz)
+            yield SourceFrame(
+                record.image,
+                record.K,
+                sample_ground_truth(record),
+                stamp + sequences * SEQUENCE_GAP_S * NS_PER_S,
+            )
+
+
+def dataset_indices(
+    reader: Any, sequence: str | None, camera: str | None, stride: int, limit: int | None
+) -> list[int]:
+    """The reader's frames of one sequence / camera (None: all), every ``stride``-th, at most
+    ``limit``; only ``reader.frames`` is read (no image, no annotation)."""
+    indices = [
+        i
+        for i, info in enumerate(reader.frames)
+        if (sequence is None or info.sequence == sequence)
+        and (camera is None or info.camera == camera)
+    ][::stride]
+    return indices if limit is None else indices[:limit]
+
+
 def sample_ground_truth(sample: Sample) -> Prediction:
-    """A synthetic sample's exact ground truth as a Prediction (confidences 1)."""
+    """A sample's ground truth as a Prediction: confidences 1, except that a joint a dataset
+    does not annotate (``Record.joint_valid``) has confidence 0 and position 0."""
+    annotated = getattr(sample, "joint_valid", None)
+    if annotated is None:  # the generator annotates every joint of a present hand
+        annotated = np.ones(NUM_HANDS * NUM_JOINTS, dtype=bool)
     truth = Prediction()
     for hand in range(NUM_HANDS):
         if not sample.hand_valid[hand]:
             continue
-        joints = sample.joints_3d[hand_slice(hand)].astype(np.float64)
+        valid = annotated[hand_slice(hand)]
+        joints = np.where(valid[:, None], sample.joints_3d[hand_slice(hand)], 0.0)
         estimate = HandEstimate(
             detected=True,
             confidence=1.0,
             joints=joints,
-            keypoints_2d=sample.joints_2d[hand_slice(hand)].astype(np.float64),
-            joint_confidence=np.ones(NUM_JOINTS),
-            wrist_rotation=palm_orientation(joints, left=hand == LEFT),
+            keypoints_2d=np.where(valid[:, None], sample.joints_2d[hand_slice(hand)], 0.0),
+            joint_confidence=valid.astype(np.float64),
+            wrist_rotation=_palm(joints, hand, valid),
         )
         setattr(truth, "left_hand" if hand == LEFT else "right_hand", estimate)
     if sample.object_valid:
-        rest = sample.object_corners_rest
-        low, high = rest.min(axis=0), rest.max(axis=0)
-        rotation = sample.object_rotation.astype(np.float64)
-        truth.object = ObjectEstimate(
-            detected=True,
-            confidence=1.0,
-            rotation=rotation,
-            # The message's position is the box centre (ObjectPose.msg), wherever the
-            # object's own origin is.
-            translation=sample.object_translation + rotation @ ((low + high) / 2.0),
-            box_size=high - low,
-        )
+        truth.object = _object(sample)
     return truth
+
+
+def _palm(joints: np.ndarray, hand: int, valid: np.ndarray) -> np.ndarray:
+    """The palm frame, or the identity when its joints are not annotated."""
+    if not valid[list(PALM_JOINTS)].all():
+        return np.eye(3)
+    return palm_orientation(joints, left=hand == LEFT)
+
+
+def _object(sample: Sample) -> ObjectEstimate:
+    rest = sample.object_corners_rest
+    low, high = rest.min(axis=0), rest.max(axis=0)
+    rotation = np.asarray(sample.object_rotation, dtype=np.float64)
+    return ObjectEstimate(
+        detected=True,
+        confidence=1.0,
+        rotation=rotation,
+        # The message's position is the box centre (ObjectPose.msg), wherever the object's
+        # own origin is.
+        translation=sample.object_translation + rotation @ ((low + high) / 2.0),
+        box_size=high - low,
+    )
