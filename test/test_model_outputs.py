@@ -163,3 +163,28 @@ def test_no_detected_tokens_gives_finite_outputs_and_batch_one_trains():
     out["joints_3d"].sum().backward()
     grad = model.transformer.query_embed.weight.grad
     assert grad is not None and torch.isfinite(grad).all()
+
+
+def test_heatmap_peaks_are_class_agnostic_sub_cell_and_padded():
+    from occrobnet_ros.model.losses import render_heatmaps
+    from occrobnet_ros.model.tokens import heatmap_peaks, heatmap_to_input, mask_points
+
+    joints = torch.zeros(1, 42, 2)
+    joints[0, 5] = torch.tensor([30.0, 20.0])  # two joints of different channels ...
+    joints[0, 30] = torch.tensor([90.0, 100.0])
+    valid = torch.zeros(1, 42, dtype=torch.bool)
+    valid[0, [5, 30]] = True
+    maps = render_heatmaps(joints, valid, 16, 128, sigma=1.0)
+    maps[0, 30] *= 0.8  # ... the weaker one second
+    xy, found = heatmap_peaks(maps, max_peaks=4, threshold=0.2)
+    assert found.tolist() == [[True, True, False, False]]
+    torch.testing.assert_close(
+        heatmap_to_input(xy[0, :2], 8.0), joints[0, [5, 30]], atol=1.5, rtol=0
+    )
+    assert xy[0, 2:].abs().max() == 0  # padding holds zeros
+    mask = torch.zeros(2, 1, 8, 8, dtype=torch.bool)
+    mask[:, :, 2:5, 3:7] = True
+    points, ok = mask_points(mask, 20, random=False)
+    assert ok.sum(1).tolist() == [12, 12] and torch.equal(points[0], points[1])  # deterministic
+    inside = mask[0, 0, points[0, :12, 1].long(), points[0, :12, 0].long()]
+    assert inside.all()
