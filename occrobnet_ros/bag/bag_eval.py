@@ -167,6 +167,8 @@ def _topics(path: Path, args: argparse.Namespace) -> Topics:
 
 def _prepare_output(directory: Path) -> None:
     """A new report directory, or one that holds only an earlier report (replaced)."""
+    if directory.exists() and not directory.is_dir():
+        raise BagError(f"{directory} is a file: -o needs a directory")
     if directory.exists():
         foreign = [p.name for p in directory.iterdir() if not _ours(p)]
         if foreign:
