@@ -24,11 +24,10 @@ def attention_weights(
         scores_for_softmax = scores.masked_fill(blocked, torch.finfo(scores.dtype).min)
     else:
         scores_for_softmax = scores
-    weights = torch.ones_like(scores)
-    if kind in ("softmax", "softmax_sigmoid"):
-        weights = weights * scores_for_softmax.softmax(dim=-1)
-    if kind in ("sigmoid", "softmax_sigmoid"):
-        weights = weights * torch.sigmoid(scores)
+    weights = scores_for_softmax.softmax(dim=-1) if kind != "sigmoid" else None
+    if kind != "softmax":
+        gate = torch.sigmoid(scores)
+        weights = gate if weights is None else weights * gate
     if blocked is not None:
         weights = weights.masked_fill(blocked, 0.0)
     return weights

@@ -48,8 +48,20 @@ def bones_to_joints(bones: torch.Tensor) -> torch.Tensor:
     The wrist entries of ``bones`` are ignored (the wrist is each hand's origin).
     """
     per_hand = bones.unflatten(-2, (NUM_HANDS, NUM_JOINTS))
-    joints = ANCESTORS.to(bones) @ per_hand
+    joints = _constant(ANCESTORS, bones) @ per_hand
     return joints.flatten(-3, -2)
+
+
+_CONSTANTS: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+
+
+def _constant(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A module constant on ``like``'s device and dtype, copied there once, not every forward
+    (a host-to-device copy per call stalls CUDA and breaks CUDA-graph capture)."""
+    key = (id(value), like.device, like.dtype)
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = value.to(like)
+    return _CONSTANTS[key]
 
 
 def joints_to_bones(joints: torch.Tensor) -> torch.Tensor:
@@ -62,7 +74,7 @@ def joints_to_bones(joints: torch.Tensor) -> torch.Tensor:
 
 def box_corners(centre: torch.Tensor, half_extent: torch.Tensor) -> torch.Tensor:
     """Axis-aligned box [..., 3] centre and half extent -> its 8 corners [..., 8, 3]."""
-    signs = BOX_CORNER_SIGNS.to(centre)
+    signs = _constant(BOX_CORNER_SIGNS, centre)
     return centre.unsqueeze(-2) + half_extent.unsqueeze(-2) * signs
 
 

@@ -391,7 +391,8 @@ class OccRobNet(nn.Module):
 def _denormalise(normalised: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
     """[-1, 1] crop coordinates (edges) -> pixels (centres at integers)."""
     height, width = input_hw
-    size = normalised.new_tensor([width, height])
+    # A Python scalar for square inputs (always, in practice) saves a host-to-device copy.
+    size = width if width == height else normalised.new_tensor([width, height])
     return (normalised + 1) / 2 * size - 0.5
 
 

@@ -16,6 +16,7 @@ input pixel ``(i + 0.5) s - 0.5``.
   on padded slots, which hold zeros.
 """
 
+import functools
 import math
 
 import torch
@@ -57,7 +58,7 @@ def _centroid_offset(score_map: torch.Tensor, index: torch.Tensor) -> torch.Tens
     b, _, h, w = score_map.shape
     patches = F.unfold(score_map.clamp(min=0), 3, padding=1)  # [B, 9, h*w]
     weights = patches.gather(2, index.unsqueeze(1).expand(-1, 9, -1)).transpose(1, 2)
-    d = torch.tensor([-1.0, 0.0, 1.0], dtype=score_map.dtype, device=score_map.device)
+    d = torch.arange(-1, 2, dtype=score_map.dtype, device=score_map.device)  # no host copy
     dx, dy = d.repeat(3), d.repeat_interleave(3)
     total = weights.sum(-1).clamp(min=1e-6)
     return torch.stack(((weights * dx).sum(-1) / total, (weights * dy).sum(-1) / total), -1)
@@ -79,12 +80,19 @@ def mask_points(
     if random:
         priority = torch.rand(b, h * w, device=mask.device)
     else:
-        generator = torch.Generator().manual_seed(0)
-        priority = torch.rand(h * w, generator=generator).to(mask.device).expand(b, -1)
+        priority = _fixed_priority(h * w, mask.device).expand(b, -1)
     priority = priority.masked_fill(~mask.flatten(1), -math.inf)
     top, index = priority.topk(min(num_points, h * w), dim=1)
     xy = torch.stack((index % w, index // w), dim=-1).float()
     return _pad(xy, torch.isfinite(top), num_points)
+
+
+@functools.cache
+def _fixed_priority(cells: int, device: torch.device) -> torch.Tensor:
+    """The evaluation-time draw order of ``cells`` cells: seeded, made once per device (a
+    host-to-device copy per forward would stall CUDA and break CUDA-graph capture)."""
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(cells, generator=generator).to(device)
 
 
 def ground_truth_points(
@@ -113,7 +121,8 @@ def sample_features(
 ) -> torch.Tensor:
     """Bilinear samples of each map at input-pixel positions xy [B, P, 2] -> [B, P, sum C]."""
     height, width = input_size
-    scale = xy.new_tensor([2.0 / width, 2.0 / height])
+    # A Python scalar for square inputs (always, in practice) saves a host-to-device copy.
+    scale = 2.0 / width if width == height else xy.new_tensor([2.0 / width, 2.0 / height])
     grid = ((xy + 0.5) * scale - 1.0).unsqueeze(2)  # [B, P, 1, 2], align_corners=False
     samples = [F.grid_sample(m, grid.to(m.dtype), align_corners=False) for m in maps]
     return torch.cat(samples, dim=1).squeeze(-1).transpose(1, 2)
