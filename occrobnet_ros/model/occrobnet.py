@@ -48,7 +48,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
@@ -191,6 +190,8 @@ class OccRobNetConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "OccRobNetConfig":
+        import yaml  # here, so the model imports where only torch is installed (GPU hosts)
+
         with open(path, encoding="utf-8") as stream:
             return cls.from_dict(yaml.safe_load(stream) or {})
 
