@@ -11,7 +11,7 @@ export PYTHONPATH="$PWD/runs/embedded/code"
 export OMP_WAIT_POLICY=PASSIVE  # 2 shared cores: idle OpenMP threads must not spin
 nohup .venv/bin/python -m occrobnet_ros.cli train \
     --model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --out runs/embedded \
-    --steps 1100 --batch-size 8 --lr 2e-4 --backbone-lr-scale 1.0 --warmup-steps 50 \
+    --steps 1400 --batch-size 8 --lr 2e-4 --backbone-lr-scale 1.0 --warmup-steps 50 \
     --gt-token-fraction 0.15 --seed 0 --workers 1 --threads 2 \
     --checkpoint-minutes 8 --checkpoint-every 100 --val-every 100 --val-size 48 \
     > runs/embedded/train.log 2>&1 &
