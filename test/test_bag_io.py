@@ -26,7 +26,7 @@ def _eval(bag, report_dir, checkpoint, *extra) -> int:
     return cli.main([*args, "--device", "cpu", "--no-progress", *extra])
 
 
-def _robot_bag(path) -> None:
+def _robot_bag(path, with_camera_info: bool = True) -> None:
     """What a camera driver + `ros2 bag record` might leave, written with the mcap library
     (a bare .mcap file, no metadata.yaml, its own topic names, no ground truth)."""
     store = io.typestore()
@@ -58,7 +58,8 @@ def _robot_bag(path) -> None:
             }
             time_ns = 100_000_000_000 + i * 33_000_000 + 2_000_000  # received 2 ms later
             writer.write_message("/camera/color/image_raw", image_schema, image, time_ns)
-            writer.write_message("/camera/color/camera_info", info_schema, info, time_ns)
+            if with_camera_info:
+                writer.write_message("/camera/color/camera_info", info_schema, info, time_ns)
         writer.finish()
 
 
@@ -95,6 +96,18 @@ def test_missing_topics_exit_2_listing_the_bags_topics(tmp_path, checkpoint, cap
     extra += ["--camera-info-topic", "/camera/color/camera_info", "--gt-topic", "/gt"]
     assert _eval(bag, tmp_path / "report2", checkpoint, *extra) == 2
     assert "no ground-truth topic /gt" in capsys.readouterr().err
+
+
+def test_bag_without_camera_info_needs_and_uses_fallback_intrinsics(tmp_path, checkpoint, capsys):
+    bag = tmp_path / "no_info.mcap"
+    _robot_bag(bag, with_camera_info=False)
+    image = ["--image-topic", "/camera/color/image_raw"]
+    assert _eval(bag, tmp_path / "report", checkpoint, *image) == 2
+    assert "no camera_info topic /camera_info" in capsys.readouterr().err
+    intrinsics = ["--intrinsics", "120", "120", "64", "48"]
+    assert _eval(bag, tmp_path / "report", checkpoint, *image, *intrinsics) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["frames"] == FRAMES and report["topics"]["camera_info"] is None
 
 
 def test_not_a_bag_is_a_clear_error(tmp_path, checkpoint, capsys):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from occrobnet_ros.bag import report as reports
@@ -79,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Image or CompressedImage (default %(default)s, or its /compressed)",
     )
     topics.add_argument("--camera-info-topic", default=CAMERA_INFO_TOPIC)
+    topics.add_argument(
+        "--intrinsics",
+        type=float,
+        nargs=4,
+        metavar=("FX", "FY", "CX", "CY"),
+        help="pixels; for bags without CameraInfo (a bag's CameraInfo wins)",
+    )
     topics.add_argument(
         "--gt-topic",
         default=None,
@@ -156,12 +164,19 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise BagError("--rate must be > 0")
     if args.sequence_gap <= 0:
         raise BagError("--sequence-gap must be > 0")
+    if args.intrinsics is not None and min(args.intrinsics[:2]) <= 0:
+        raise BagError("--intrinsics: FX and FY must be > 0")
 
 
 def _topics(path: Path, args: argparse.Namespace) -> Topics:
     with BagReader(path) as bag:
         return resolve_topics(
-            bag, args.image_topic, args.camera_info_topic, args.gt_topic, GROUND_TRUTH_TOPIC
+            bag,
+            args.image_topic,
+            args.camera_info_topic,
+            args.gt_topic,
+            GROUND_TRUTH_TOPIC,
+            info_optional=args.intrinsics is not None,
         )
 
 
@@ -228,7 +243,7 @@ def _evaluate_bag(estimator, path, topics, args, timing, rejected: Counter) -> l
     """One bag offline: its predictions written to a bag, and its Results."""
     results = []
     with BagReader(path) as bag, BagWriter(_predictions_path(args, path)) as out:
-        side = read_side_topics(bag, topics)
+        side = read_side_topics(bag, topics, _fallback_K(args))
         predicted = predict_frames(
             estimator, bag_frames(bag, topics, side), args.batch_size, timing
         )
@@ -249,6 +264,13 @@ def _evaluate_bag(estimator, path, topics, args, timing, rejected: Counter) -> l
     rejected.update(side.rejected)
     _name_sequences(results, args)
     return results
+
+
+def _fallback_K(args) -> np.ndarray | None:
+    if args.intrinsics is None:
+        return None
+    fx, fy, cx, cy = args.intrinsics
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 def _predictions_path(args, bag: Path) -> Path:
@@ -344,6 +366,7 @@ def _node_parameters(args) -> dict[str, str]:
         "precision": args.precision,
         "hand_threshold": args.hand_threshold,
         "object_threshold": args.object_threshold,
+        "fallback_intrinsics": args.intrinsics,
     }
     return {name: str(value) for name, value in given.items() if value is not None}
 

@@ -179,6 +179,8 @@ class BagReader:
         """(topic, type, receive time ns, CDR bytes) of ``topics``, in receive-time order."""
         wanted = {normalise_topic(t) for t in topics}
         connections = [c for c in self._reader.connections if c.topic in wanted]
+        if not connections:
+            return  # rosbags reads every connection when given none
         for connection, time_ns, data in self._reader.messages(connections=connections):
             yield connection.topic, connection.msgtype, time_ns, data
 

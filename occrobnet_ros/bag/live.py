@@ -111,7 +111,9 @@ def node_command(
     }
     for name, value in parameters.items():
         command += ["-p", f"{name}:={value}"]
-    command += ["-r", f"{image_input}:={topics.image}", "-r", f"camera_info:={topics.camera_info}"]
+    command += ["-r", f"{image_input}:={topics.image}"]
+    if topics.camera_info is not None:
+        command += ["-r", f"camera_info:={topics.camera_info}"]
     command += ["-r", f"hand_object_pose:={output_topic}", *extra]
     return command
 
@@ -152,11 +154,12 @@ class _Player:
         self.node = rclpy.create_node("occrobnet_bag_player", context=context)
         image_type = CompressedImage if topics.image_type == COMPRESSED_TYPE else Image
         self._publishers = {
-            topics.image: self.node.create_publisher(image_type, topics.image, RELIABLE),
-            topics.camera_info: self.node.create_publisher(
-                CameraInfo, topics.camera_info, RELIABLE
-            ),
+            topics.image: self.node.create_publisher(image_type, topics.image, RELIABLE)
         }
+        if topics.camera_info is not None:  # else the node uses its fallback_intrinsics
+            self._publishers[topics.camera_info] = self.node.create_publisher(
+                CameraInfo, topics.camera_info, RELIABLE
+            )
         self._image_topic = topics.image
         self._clock = self.node.create_publisher(Clock, "/clock", RELIABLE)
         self.node.create_subscription(
@@ -219,7 +222,7 @@ class _Player:
     def play(self, path: Path, topics: Topics) -> None:
         """Publish the bag's frames at its pace, then wait for the node to finish."""
         with BagReader(path) as bag:
-            messages = bag.raw_messages([topics.image, topics.camera_info])
+            messages = bag.raw_messages(self._publishers)
             progress = tqdm(
                 total=bag.counts[topics.image],
                 desc=f"{path.name} (live)",

@@ -42,24 +42,32 @@ class Topics:
 
     image: str
     image_type: str
-    camera_info: str
+    camera_info: str | None  # None: no CameraInfo, the fallback intrinsics are used
     ground_truth: str | None
 
 
 def resolve_topics(
-    bag: BagReader, image: str, camera_info: str, ground_truth: str | None, default_gt: str
+    bag: BagReader,
+    image: str,
+    camera_info: str,
+    ground_truth: str | None,
+    default_gt: str,
+    info_optional: bool = False,
 ) -> Topics:
     """Check that ``bag`` has the requested topics (BagError listing its topics otherwise).
 
     ``image`` may name a raw or a compressed topic; when ``image`` is absent but
     ``image/compressed`` exists (image_transport's name), that is used. ``ground_truth`` None
-    means ``default_gt`` if the bag has it, else no ground truth.
+    means ``default_gt`` if the bag has it, else no ground truth. With ``info_optional`` (the
+    caller has fallback intrinsics) a missing ``camera_info`` topic is no error.
     """
     image = normalise_topic(image)
     if image not in bag.topics and f"{image}/compressed" in bag.topics:
         image = f"{image}/compressed"
     image = bag.require(image, (IMAGE_TYPE, COMPRESSED_TYPE), "image")
-    info = bag.require(camera_info, (CAMERA_INFO_TYPE,), "camera_info")
+    info = None
+    if not info_optional or normalise_topic(camera_info) in bag.topics:
+        info = bag.require(camera_info, (CAMERA_INFO_TYPE,), "camera_info")
     if ground_truth is None:
         default_gt = normalise_topic(default_gt)
         ground_truth = default_gt if default_gt in bag.topics else None
@@ -87,21 +95,25 @@ class SideTopics:
     intrinsics: list[np.ndarray] = field(default_factory=list)
     ground_truth: dict[int, Prediction] = field(default_factory=dict)
     rejected: Counter = field(default_factory=Counter)
+    fallback: np.ndarray | None = None  # K when the bag has no CameraInfo
 
     def K_for(self, stamp_ns: int) -> np.ndarray | None:
-        """The intrinsics with the nearest stamp (equal stamps for a camera's pairs)."""
+        """The intrinsics with the nearest stamp (equal stamps for a camera's pairs), else the
+        fallback."""
         if not self.info_stamps:
-            return None
+            return self.fallback
         i = bisect.bisect_left(self.info_stamps, stamp_ns)
         near = [j for j in (i - 1, i) if 0 <= j < len(self.info_stamps)]
         best = min(near, key=lambda j: abs(self.info_stamps[j] - stamp_ns))
         return self.intrinsics[best]
 
 
-def read_side_topics(bag: BagReader, topics: Topics) -> SideTopics:
+def read_side_topics(
+    bag: BagReader, topics: Topics, fallback_K: np.ndarray | None = None
+) -> SideTopics:
     """Every CameraInfo and ground-truth message of the bag (small: read them first)."""
-    side = SideTopics()
-    wanted = [topics.camera_info] + ([topics.ground_truth] if topics.ground_truth else [])
+    side = SideTopics(fallback=fallback_K)
+    wanted = [t for t in (topics.camera_info, topics.ground_truth) if t is not None]
     infos = {}
     for topic, _, msg in bag.messages(wanted):
         stamp = stamp_to_nanoseconds(msg.header.stamp)
@@ -122,8 +134,10 @@ def bag_frames(bag: BagReader, topics: Topics, side: SideTopics) -> Iterator[Bag
 
     Frames that cannot be used (bad encoding, no CameraInfo) are counted in ``side.rejected``.
     """
-    if not side.intrinsics:
-        raise BagError(f"{bag.path}: no usable CameraInfo on {topics.camera_info}")
+    if not side.intrinsics and side.fallback is None:
+        raise BagError(
+            f"{bag.path}: no usable CameraInfo on {topics.camera_info}; give --intrinsics"
+        )
     compressed = topics.image_type == COMPRESSED_TYPE
     for _, time_ns, msg in bag.messages([topics.image]):
         try:
