@@ -1,18 +1,47 @@
 #!/usr/bin/env bash
-# The command that trained weights/occrobnet_tiny_synthetic.safetensors (see weights/MODEL_CARD.md).
-# Run from the repository root. The run imports a snapshot of the package taken at its start
-# (runs/embedded/code), so that colleagues editing the working tree cannot change a running job.
+# How weights/occrobnet_tiny_synthetic.safetensors was made (see weights/MODEL_CARD.md).
+#
+#   scripts/train_embedded.sh          start the training run in the background (runs/embedded)
+#   scripts/train_embedded.sh export   copy its latest checkpoint to weights/ in float16 and
+#                                      benchmark it (runs/embedded/benchmark.json)
+#
+# Run from anywhere; paths are relative to the repository root. The run imports a snapshot of
+# the package taken at its start (runs/embedded/code), so edits to the working tree cannot
+# change a running job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p runs/embedded/code
-rm -rf runs/embedded/code/occrobnet_ros
-cp -r occrobnet_ros runs/embedded/code/
-export PYTHONPATH="$PWD/runs/embedded/code"
+RUN=runs/embedded
+WEIGHTS=weights/occrobnet_tiny_synthetic.safetensors
+BENCHMARK_FRAMES=${BENCHMARK_FRAMES:-500}
+
+if [[ "${1:-train}" == export ]]; then
+    export PYTHONPATH="$PWD"
+    .venv/bin/python - "$RUN/checkpoint.safetensors" "$WEIGHTS" <<'PY'
+import sys
+from safetensors import safe_open
+from occrobnet_ros.model import load_model, save_model
+source, destination = sys.argv[1:]
+with safe_open(source, framework="pt") as handle:
+    metadata = handle.metadata()
+model, _ = load_model(source)
+# float16 halves the file (25 MB limit); load_model casts back to float32.
+save_model(model.half(), destination, {"step": metadata["step"], "train_args": metadata["train_args"]})
+print(f"{destination}: step {metadata['step']}")
+PY
+    .venv/bin/python -m occrobnet_ros.benchmark --checkpoint "$WEIGHTS" \
+        --count "$BENCHMARK_FRAMES" --threads 1 --json "$RUN/benchmark.json"
+    exit 0
+fi
+
+mkdir -p "$RUN/code"
+rm -rf "$RUN/code/occrobnet_ros"
+cp -r occrobnet_ros "$RUN/code/"
+export PYTHONPATH="$PWD/$RUN/code"
 export OMP_WAIT_POLICY=PASSIVE  # 2 shared cores: idle OpenMP threads must not spin
 nohup .venv/bin/python -m occrobnet_ros.cli train \
-    --model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --out runs/embedded \
+    --model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --out "$RUN" \
     --steps 1400 --batch-size 8 --lr 2e-4 --backbone-lr-scale 1.0 --warmup-steps 50 \
     --gt-token-fraction 0.15 --seed 0 --workers 1 --threads 2 \
     --checkpoint-minutes 8 --checkpoint-every 100 --val-every 100 --val-size 48 \
-    > runs/embedded/train.log 2>&1 &
-echo "training in the background, pid $!; follow runs/embedded/train.log and log.csv"
+    > "$RUN/train.log" 2>&1 &
+echo "training in the background, pid $!; follow $RUN/train.log and $RUN/log.csv"
