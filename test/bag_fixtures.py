@@ -7,13 +7,14 @@ import torch
 
 from occrobnet_ros.bag.sources import SyntheticSource
 from occrobnet_ros.data.synthetic import SyntheticConfig
+from occrobnet_ros.estimator import Estimator
 from occrobnet_ros.model.checkpoint import save_model
 from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "weights" / "occrobnet_tiny_synthetic.safetensors"
 SCALE = 0.25  # 160 x 120 frames: the same scenes, fast to render and to run
-TORCH_SEED = 7  # random weights whose hands decode in front of the camera
+FIRST_TORCH_SEED = 7  # the first seed tried (it finds hands with the model of today)
 
 
 def small_source(frames: int) -> SyntheticSource:
@@ -23,18 +24,24 @@ def small_source(frames: int) -> SyntheticSource:
 def tiny_checkpoint(directory: Path) -> Path:
     """The embedded checkpoint when present, else a random reduced tiny model (input 128).
 
-    The torch seed is one whose random outputs decode to hands in front of the camera on the
-    small synthetic frames, so hand metrics are numbers rather than NaN (the tests assert
-    that). The numbers need not be good, only reproducible.
+    Random weights rarely place a hand in front of the camera, so the torch seed is the first
+    from ``FIRST_TORCH_SEED`` whose model finds a hand (threshold 0) on the first small
+    synthetic frame: hand metrics are then numbers rather than NaN (the tests assert that).
+    The numbers need not be good, only reproducible.
     """
     if EMBEDDED.is_file():
         return EMBEDDED
     config = OccRobNetConfig.from_yaml(str(REPO / "config" / "model" / "occrobnet_tiny.yaml"))
     config.input_size, config.heatmap_size = 128, 16
-    torch.manual_seed(TORCH_SEED)
-    path = directory / "tiny_random.safetensors"
-    save_model(build_model(config), path)
-    return path
+    probe = next(iter(small_source(1)))
+    for seed in range(FIRST_TORCH_SEED, FIRST_TORCH_SEED + 20):
+        torch.manual_seed(seed)
+        path = directory / f"tiny_random_{seed}.safetensors"
+        save_model(build_model(config), path)
+        estimator = Estimator(path, device="cpu", roi_tracking=False, hand_threshold=0.0)
+        if any(hand.detected for hand in estimator.predict(probe.rgb, probe.K).hands):
+            return path
+    raise AssertionError("no random tiny model finds a hand: look at the decoding")
 
 
 def stack_joints(predictions) -> tuple[np.ndarray, np.ndarray]:
