@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bag_fixtures import small_source, tiny_checkpoint
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
 from mcap_ros2.writer import Writer as McapWriter
 
 from occrobnet_ros import cli
@@ -129,6 +131,25 @@ def test_sqlite3_bag_with_jpeg_images_is_evaluated(tmp_path, checkpoint):
     assert report["topics"]["image"] == "/image/compressed"  # found from the default /image
     assert report["frames_with_ground_truth"] == FRAMES
     assert report["metrics"]["frames"] == FRAMES
+
+
+def test_our_bags_decode_with_the_mcap_library_alone(tmp_path):
+    """What Foxglove and other MCAP tools see: our schemas are complete .msg definitions."""
+    source = small_source(2)
+    write_bag(source, tmp_path / "bag", progress=False)
+    truth = [frame.ground_truth for frame in source]
+    by_topic = {}
+    with open(tmp_path / "bag" / "bag.mcap", "rb") as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        for _, channel, _, msg in reader.iter_decoded_messages():
+            by_topic.setdefault(channel.topic, []).append(msg)
+    assert sorted(by_topic) == ["/camera_info", "/ground_truth/hand_object_pose", "/image"]
+    assert by_topic["/image"][0].encoding == "rgb8"
+    for msg, expected in zip(by_topic["/ground_truth/hand_object_pose"], truth):
+        assert msg.right_hand.detected == expected.right_hand.detected
+        if expected.right_hand.detected:
+            wrist = msg.right_hand.joints[0]
+            assert [wrist.x, wrist.y, wrist.z] == expected.right_hand.joints[0].tolist()
 
 
 def test_our_message_types_carry_the_generated_hashes():
