@@ -9,6 +9,17 @@ image letterboxed), warp it to the network's square input, run OccRobNet, and de
 2D keypoints back to image pixels, and the absolute position of each hand and of the object
 solved by least squares from their 2D keypoints, their root-relative 3D points and K
 (DESIGN.md section 4.8). Optional One-Euro smoothing for teleoperation.
+
+Speed (docs/performance.md has the measurements):
+
+- The crop warp runs where it is cheapest: ``cv2.warpAffine`` on the CPU; on CUDA the whole
+  uint8 frame goes up through a reused pinned buffer and ``F.grid_sample`` warps it there
+  (``warp`` option; the torch warp also serves where OpenCV is not installed).
+- One device-to-host copy per batch: the outputs the decoder needs are packed into one
+  tensor on the device (the heatmaps reduced to per-joint peaks there first).
+- ``torch.inference_mode``; on CUDA channels_last, cuDNN autotuning for the fixed input
+  shape and bf16/fp16 autocast (``precision``); ``compile_model`` wraps the network in
+  ``torch.compile`` (CUDA graphs on CUDA; off by default, the first frames compile).
 """
 
 import hashlib
@@ -17,9 +28,9 @@ import stat
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.filters import OneEuroFilter
@@ -27,10 +38,28 @@ from occrobnet_ros.model.checkpoint import CheckpointError, load_model
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, hand_slice
 
+try:
+    import cv2
+except ImportError:  # GPU benchmark hosts may lack OpenCV: the torch warp is used there
+    cv2 = None
+
 LOG = logging.getLogger(__name__)
 DEFAULT_CHECKPOINT_NAME = "occrobnet_tiny_synthetic.safetensors"
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+WARPS = ("auto", "cv2", "torch")  # auto: torch on CUDA, cv2 on the CPU (measured faster there)
+# The network outputs the decoder reads, copied to the host together.
+HOST_OUTPUTS = (
+    "joints_2d",
+    "joints_3d",
+    "hand_presence",
+    "object_presence",
+    "object_rotation",
+    "object_corners_2d",
+    "object_corners_rel",
+    "object_box_centre",
+    "object_box_half_extent",
+)
 # A joint's least-squares weight is its heatmap confidence plus this, so that a hand whose
 # heatmaps are all flat still gets a translation from its 2D joints.
 MIN_JOINT_WEIGHT = 1e-3
@@ -124,21 +153,32 @@ class Estimator:
         smoothing_beta: float = 0.05,
         hand_threshold: float = 0.5,
         object_threshold: float = 0.5,
+        warp: str = "auto",
+        compile_model: bool = False,
     ):
         if precision not in PRECISIONS:
             raise EstimatorError(
                 f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}"
             )
+        if warp not in WARPS:
+            raise EstimatorError(f"warp must be one of {WARPS}, got {warp!r}")
         self.device = select_device(device)
         if precision != "fp32" and self.device.type != "cuda":
             LOG.warning("precision %s needs CUDA: running in fp32 on the CPU", precision)
             precision = "fp32"
         self.precision = precision
+        self.warp = _select_warp(warp, self.device)
         path = Path(checkpoint) if checkpoint else default_checkpoint()
         check_checkpoint_file(path)
         self.model, self.config = load_model(path, device=self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True  # one input shape: autotune once, reuse
+        # The compiled wrapper shares the model's weights; CUDA graphs replay the fixed shape.
+        mode = "reduce-overhead" if self.device.type == "cuda" else None
+        self._network = torch.compile(self.model, mode=mode) if compile_model else self.model
+        self._staging = _Staging(self.device)
+        self.sync_timings = False  # True: wait for the device between stages (benchmarks)
         self.checkpoint = path
         self.model_name = self.config.name
         self.model_version = _file_version(path)
@@ -168,7 +208,8 @@ class Estimator:
 
     def close(self) -> None:
         """Free the model (and GPU memory); the estimator cannot be used afterwards."""
-        self.model = None
+        self.model = self._network = None
+        self._staging = _Staging(self.device)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -213,11 +254,15 @@ class Estimator:
             raise EstimatorError("the estimator was closed")
         started = time.perf_counter()
         batch = self._preprocess(images, transforms)
-        crop_Ks = torch.as_tensor(
-            np.stack([geometry.crop_intrinsics(K, A) for K, A in zip(Ks, transforms)]),
-            dtype=torch.float32,
-            device=self.device,
-        )
+        crop_Ks = None  # only the 2.5D representation lifts with the crop's intrinsics
+        if self.config.pose_representation == "2.5d":
+            crop_Ks = torch.as_tensor(
+                np.stack([geometry.crop_intrinsics(K, A) for K, A in zip(Ks, transforms)]),
+                dtype=torch.float32,
+                device=self.device,
+            )
+        if self.sync_timings and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
         preprocessed = time.perf_counter()
         outputs = self._forward(batch, crop_Ks)
         inferred = time.perf_counter()
@@ -237,20 +282,29 @@ class Estimator:
         return predictions
 
     def _preprocess(self, images, transforms) -> torch.Tensor:
-        size = (self.input_size, self.input_size)
-        crops = np.stack(
-            [
-                cv2.warpAffine(rgb, A, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-                for rgb, A in zip(images, transforms)
-            ]
-        )
-        batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
-        batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
-        if self.device.type == "cuda":
-            batch = batch.contiguous(memory_format=torch.channels_last)
+        """The crops as a float batch [B, 3, S, S] in [0, 1] on the device."""
+        size = self.input_size
+        with torch.inference_mode():
+            if self.warp == "cv2":
+                crops = [
+                    cv2.warpAffine(rgb, A, (size, size), flags=cv2.INTER_LINEAR)
+                    for rgb, A in zip(images, transforms)
+                ]
+                batch = self._staging.upload(crops).permute(0, 3, 1, 2).float().div_(255.0)
+            elif all(rgb.shape == images[0].shape for rgb in images):
+                batch = warp_on_device(self._staging.upload(images), transforms, size)
+            else:  # frames of different sizes: one warp each
+                batch = torch.cat(
+                    [
+                        warp_on_device(self._staging.upload([rgb]), [A], size)
+                        for rgb, A in zip(images, transforms)
+                    ]
+                )
+            if self.device.type == "cuda":
+                batch = batch.contiguous(memory_format=torch.channels_last)
         return batch
 
-    def _forward(self, batch: torch.Tensor, crop_Ks: torch.Tensor) -> dict[str, np.ndarray]:
+    def _forward(self, batch: torch.Tensor, crop_Ks: torch.Tensor | None) -> dict[str, np.ndarray]:
         dtype = PRECISIONS[self.precision]
         with (
             torch.inference_mode(),
@@ -258,22 +312,17 @@ class Estimator:
                 self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
             ),
         ):
-            raw = self.model(batch, intrinsics=crop_Ks)
-        wanted = [
-            "heatmaps",
-            "joints_2d",
-            "joints_3d",
-            "hand_presence",
-            "object_presence",
-            "object_rotation",
-            "object_corners_2d",
-            "object_corners_rel",
-            "object_box_centre",
-            "object_box_half_extent",
-        ]
-        outputs = {k: raw[k].float().cpu().numpy() for k in wanted if k in raw}
-        # A joint's confidence: the peak of its (CIET-refined) heatmap, clipped to [0, 1].
-        outputs["joint_confidence"] = np.clip(outputs.pop("heatmaps").max(axis=(2, 3)), 0.0, 1.0)
+            raw = self._network(batch, intrinsics=crop_Ks)
+            tensors = {k: raw[k] for k in HOST_OUTPUTS if k in raw}
+            # A joint's confidence: the peak of its (CIET-refined) heatmap, clipped to [0, 1].
+            tensors["joint_confidence"] = raw["heatmaps"].amax(dim=(2, 3)).clamp(0.0, 1.0)
+            packed = torch.cat([t.reshape(len(batch), -1).float() for t in tensors.values()], 1)
+            host = packed.cpu().numpy()  # the one device-to-host copy (and sync) per batch
+        outputs, start = {}, 0
+        for key, tensor in tensors.items():
+            width = tensor[0].numel()
+            outputs[key] = host[:, start : start + width].reshape(tensor.shape)
+            start += width
         return outputs
 
     def _smooth(self, prediction: Prediction, t: float) -> None:
@@ -297,6 +346,78 @@ class Estimator:
         else:
             self._filters["object_translation"].reset()
             self._filters["object_rotation"].reset()
+
+
+# --- preprocessing (torch) --------------------------------------------------------------------
+
+
+def _select_warp(requested: str, device: torch.device) -> str:
+    if requested == "auto":
+        requested = "torch" if device.type == "cuda" or cv2 is None else "cv2"
+    if requested == "cv2" and cv2 is None:
+        LOG.warning("warp 'cv2' requested but OpenCV is not installed: warping with torch")
+        requested = "torch"
+    return requested
+
+
+def warp_on_device(frames: torch.Tensor, transforms: list[np.ndarray], size: int) -> torch.Tensor:
+    """``cv2.warpAffine(frame, A, (size, size))`` for uint8 frames [B, H, W, 3] on any device,
+    bilinear with a zero border -> float crops [B, 3, size, size] in [0, 1].
+
+    grid_sample reads normalised coordinates (-1 and 1 are the outer pixel edges, as with
+    align_corners=False), so theta = N_image @ A^-1 @ N_crop^-1, where N maps pixel
+    coordinates (centres at integers) to normalised ones. Unlike OpenCV it interpolates in
+    float, without 1/32-pixel weight quantisation or rounding to uint8, so crops differ from
+    OpenCV's by a few grey levels at most.
+    """
+    batch, height, width = frames.shape[:3]
+    from_crop = np.array([[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]])
+    to_image = np.array([[2 / width, 0, 1 / width - 1], [0, 2 / height, 1 / height - 1]])
+    theta = np.stack(
+        [
+            to_image @ np.vstack([geometry.invert_affine(A), [0, 0, 1]]) @ from_crop
+            for A in transforms
+        ]
+    )
+    theta = torch.from_numpy(theta.astype(np.float32)).to(frames.device, non_blocking=True)
+    grid = F.affine_grid(theta, [batch, 3, size, size], align_corners=False)
+    pixels = frames.permute(0, 3, 1, 2).float()
+    crops = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return crops.mul_(1.0 / 255.0)
+
+
+class _Staging:
+    """Host frames -> a uint8 tensor [B, H, W, 3] on the device.
+
+    On CUDA through a page-locked buffer kept between frames (pinned memory copies
+    asynchronously and at full bus speed; allocating it per frame would cost more than the
+    copy); the previous copy out of it is waited for before it is overwritten. On the CPU a
+    single writable frame is used in place, with no copy at all.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._buffer: torch.Tensor | None = None
+        self._copied = None  # torch.cuda.Event of the last copy out of the buffer
+
+    def upload(self, frames: list[np.ndarray]) -> torch.Tensor:
+        if self.device.type != "cuda":
+            if len(frames) == 1 and frames[0].flags.writeable:
+                return torch.from_numpy(frames[0])[None]
+            return torch.from_numpy(np.stack(frames))  # read-only views are copied
+        shape = (len(frames), *frames[0].shape)
+        if self._buffer is None or tuple(self._buffer.shape) != shape:
+            self._buffer = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self._copied = None
+        if self._copied is not None:
+            self._copied.synchronize()
+        host = self._buffer.numpy()
+        for index, frame in enumerate(frames):
+            host[index] = frame
+        on_device = self._buffer.to(self.device, non_blocking=True)
+        self._copied = torch.cuda.Event()
+        self._copied.record()
+        return on_device
 
 
 # --- decoding (numpy) ------------------------------------------------------------------------
