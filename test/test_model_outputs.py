@@ -188,3 +188,23 @@ def test_heatmap_peaks_are_class_agnostic_sub_cell_and_padded():
     assert ok.sum(1).tolist() == [12, 12] and torch.equal(points[0], points[1])  # deterministic
     inside = mask[0, 0, points[0, :12, 1].long(), points[0, :12, 0].long()]
     assert inside.all()
+
+
+def test_bf16_autocast_inference_then_training_keeps_positions_float32():
+    """Token positions stay float32 under bf16 (bf16 rounds 100 px to 2 px steps), and
+    constants cached during an inference_mode pass do not break a later backward."""
+    from occrobnet_ros.model import heads
+
+    heads._CONSTANTS.clear()
+    torch.manual_seed(0)
+    model = build_model(small_config()).eval()
+    images = torch.rand(1, 3, 128, 128)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(images)
+    assert out["token_xy"].dtype == torch.float32
+    assert out["joints_3d"].dtype == torch.bfloat16 and torch.isfinite(out["joints_3d"]).all()
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(images)
+    out["joints_3d"].float().sum().backward()
+    assert model.pose_heads.bone.layers[-1].weight.grad is not None

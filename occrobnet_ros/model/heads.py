@@ -60,7 +60,9 @@ def _constant(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     (a host-to-device copy per call stalls CUDA and breaks CUDA-graph capture)."""
     key = (id(value), like.device, like.dtype)
     if key not in _CONSTANTS:
-        _CONSTANTS[key] = value.to(like)
+        # Outside inference mode: a cached inference tensor would break a later backward.
+        with torch.inference_mode(False):
+            _CONSTANTS[key] = value.to(like)
     return _CONSTANTS[key]
 
 

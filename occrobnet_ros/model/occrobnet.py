@@ -316,7 +316,7 @@ class OccRobNet(nn.Module):
         xy, valid = torch.cat(parts_xy, 1), torch.cat(parts_valid, 1)
         is_object = torch.zeros_like(valid)
         is_object[:, c.num_keypoint_tokens :] = True
-        return xy.to(out["heatmaps"].dtype), valid, is_object
+        return xy.float(), valid, is_object  # float32 under bf16 too: positions need it
 
     def object_memory_mask(self, valid: torch.Tensor, is_object: torch.Tensor) -> torch.Tensor:
         """[B, Q, P]: the object-rotation query sees only object tokens when there are any

@@ -92,7 +92,8 @@ def _fixed_priority(cells: int, device: torch.device) -> torch.Tensor:
     """The evaluation-time draw order of ``cells`` cells: seeded, made once per device (a
     host-to-device copy per forward would stall CUDA and break CUDA-graph capture)."""
     generator = torch.Generator().manual_seed(0)
-    return torch.rand(cells, generator=generator).to(device)
+    with torch.inference_mode(False):  # cached: must not be an inference tensor
+        return torch.rand(cells, generator=generator).to(device)
 
 
 def ground_truth_points(
@@ -121,11 +122,12 @@ def sample_features(
 ) -> torch.Tensor:
     """Bilinear samples of each map at input-pixel positions xy [B, P, 2] -> [B, P, sum C]."""
     height, width = input_size
+    xy = xy.float()  # bf16 would round positions to ~1 px; sample in float32
     # A Python scalar for square inputs (always, in practice) saves a host-to-device copy.
     scale = 2.0 / width if width == height else xy.new_tensor([2.0 / width, 2.0 / height])
     grid = ((xy + 0.5) * scale - 1.0).unsqueeze(2)  # [B, P, 1, 2], align_corners=False
-    samples = [F.grid_sample(m, grid.to(m.dtype), align_corners=False) for m in maps]
-    return torch.cat(samples, dim=1).squeeze(-1).transpose(1, 2)
+    samples = [F.grid_sample(m.float(), grid, align_corners=False) for m in maps]
+    return torch.cat(samples, dim=1).squeeze(-1).transpose(1, 2).to(maps[0].dtype)
 
 
 def sine_position_code(
@@ -174,5 +176,6 @@ class TokenEmbedding(nn.Module):
         hand = self.hand_embed(features)
         obj = self.object_embed(features)
         appearance = torch.where(is_object.unsqueeze(-1), obj, hand)
-        tokens = torch.cat((appearance, sine_position_code(xy, input_size, self.pos_dim)), -1)
+        position = sine_position_code(xy.float(), input_size, self.pos_dim)
+        tokens = torch.cat((appearance, position.to(appearance.dtype)), -1)
         return tokens * valid.unsqueeze(-1).to(tokens.dtype)
