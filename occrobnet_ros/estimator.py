@@ -230,7 +230,11 @@ class Estimator:
         if use_roi and not _anything_detected(prediction):
             # The ROI lost everything: look at the whole image again within this frame.
             full = crop_policy.full_frame_transform(width, height, self.input_size)
-            prediction = self._predict_crops([rgb], [K], [full])[0]
+            lost, prediction = prediction, self._predict_crops([rgb], [K], [full])[0]
+            # The frame cost both passes: report both (latency figures and diagnostics).
+            prediction.inference_time += lost.inference_time
+            for stage, seconds in lost.timings.items():
+                prediction.timings[stage] += seconds
         self._track_points = _tracked_points(prediction, K) if self.roi_tracking else None
         if self.smoothing:
             self._smooth(prediction, time.monotonic() if stamp_s is None else stamp_s)
