@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, Image
@@ -211,9 +212,12 @@ def _stream_through(node_process, rate: float, duration: float, args) -> dict:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id())
     camera = rclpy.create_node("occrobnet_bench_camera", namespace=NAMESPACE, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(camera)
     try:
-        return _Camera(camera, args.width, args.height).run(node_process, rate, duration)
+        return _Camera(camera, executor, args.width, args.height).run(node_process, rate, duration)
     finally:
+        executor.shutdown()
         camera.destroy_node()
         rclpy.try_shutdown(context=context)
 
@@ -221,8 +225,9 @@ def _stream_through(node_process, rate: float, duration: float, args) -> dict:
 class _Camera:
     """Publishes one frame at a fixed rate with fresh stamps; records every answer."""
 
-    def __init__(self, node, width: int, height: int) -> None:
+    def __init__(self, node, executor, width: int, height: int) -> None:
         self.node = node
+        self.executor = executor
         rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
         self.image = rgb_to_image_msg(rgb)
         self.image.header.frame_id = FRAME_ID
@@ -246,7 +251,7 @@ class _Camera:
     def spin_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            rclpy.spin_once(self.node, timeout_sec=max(0.0, min(0.01, end - time.monotonic())))
+            self.executor.spin_once(timeout_sec=max(0.0, min(0.01, end - time.monotonic())))
 
     def run(self, node_process, rate: float, duration: float) -> dict:
         deadline = time.monotonic() + NODE_START_TIMEOUT
@@ -264,7 +269,7 @@ class _Camera:
                 self.publish()
                 sent += 1
                 next_frame += period
-            rclpy.spin_once(self.node, timeout_sec=max(0.0, next_frame - time.monotonic()))
+            self.executor.spin_once(timeout_sec=max(0.0, next_frame - time.monotonic()))
         streamed = time.monotonic() - start
         self.spin_for(1.0)  # the last answers
         return {
