@@ -36,7 +36,11 @@ from sensor_msgs.msg import CameraInfo
 from occrobnet_ros.reliability.hostile_messages import HostileFrame, frames
 from occrobnet_ros.ros import camera_info, image_conversion
 from occrobnet_ros.ros.camera_info import CameraInfoError
-from occrobnet_ros.ros.image_conversion import ImageConversionError, rgb_to_image_msg
+from occrobnet_ros.ros.image_conversion import (
+    ImageConversionError,
+    rgb_to_compressed_msg,
+    rgb_to_image_msg,
+)
 from occrobnet_ros.ros.node import _Intrinsics, _to_rgb
 from occrobnet_ros.ros.parameters import SPECS, Settings
 
@@ -170,8 +174,6 @@ def good_frame(camera, stamp: Time | None = None):
 
 def publish_until_answered(camera, timeout: float = 60.0, compressed: bool = False) -> int:
     """Good frames every 100 ms until one is answered; returns how many were sent."""
-    from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg
-
     sent: set[int] = set()
     deadline = time.monotonic() + timeout
     while not any(stamp in sent for stamp, _ in camera.answers):
