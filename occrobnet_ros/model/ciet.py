@@ -10,8 +10,8 @@ as query, key and value:
 3. a softmax over each pixel's k x k window (the paper: "softmax based attention"; CoTNet
    normalises with GroupNorm instead);
 4. dynamic context ``K2 = V (*) A`` (Eq. 2): the local matrix multiplication, i.e. each pixel
-   sums the values of its window with its own weights (``F.unfold`` instead of CoTNet's CUDA
-   kernel);
+   sums the values of its window with its own weights (a sum over shifted views of the
+   padded values in plain PyTorch, instead of CoTNet's CUDA kernel);
 5. fusion of K1 and K2 by a split attention over the two branches, as in CoTNet (without
    its BN on the pooled vector, so that a batch of one can train).
 
