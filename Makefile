@@ -5,13 +5,13 @@ setup:
 	bash scripts/setup.sh
 
 test:
-	bash scripts/test.sh
+	bash scripts/in_env.sh bash scripts/test.sh
 
 demo:
-	bash scripts/demo.sh
+	bash scripts/in_env.sh occrobnet demo
 
-lint: setup
-	bash -c 'set +u; source env.sh && ruff check . && ruff format --check .'
+lint:
+	bash scripts/in_env.sh bash -c 'ruff check . && ruff format --check .'
 
 clean:
 	rm -rf build install log env.sh .venv

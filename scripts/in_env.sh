@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job (README): set up if needed, then stream synthetic camera frames through the node
-# with the embedded checkpoint and report what comes out. Extra arguments go to `occrobnet demo`.
+# Run a command in the project's environment: set up if needed (scripts/setup.sh, idempotent),
+# source env.sh, then exec the command. `make test` and `make demo` go through here.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,4 +10,4 @@ set +u
 # shellcheck disable=SC1091
 source env.sh
 set -u
-exec occrobnet demo "$@"
+exec "$@"
