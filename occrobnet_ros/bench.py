@@ -106,6 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--node-duration", type=float, default=15.0, help="s of streaming")
+    parser.add_argument(
+        "--node-threads", type=int, default=0, help="OMP_NUM_THREADS for the node (0: default)"
+    )
     parser.add_argument("--tiny", action="store_true", help="a reduced model, few frames")
 
 

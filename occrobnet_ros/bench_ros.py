@@ -132,7 +132,11 @@ def node_rate(args: argparse.Namespace) -> dict:
             result = _stream_through(node, args.node_rate, args.node_duration, args)
         finally:
             _stop(node)
-    result.update(input_hz=args.node_rate, duration_s=args.node_duration)
+    result.update(
+        input_hz=args.node_rate,
+        duration_s=args.node_duration,
+        node_torch_threads=args.node_threads or "default (one per core)",
+    )
     latency = result["latencies_ms"]
     inference = result.pop("inference_ms")
     if not latency:
@@ -188,6 +192,8 @@ def _start_node(checkpoint: Path, args: argparse.Namespace) -> subprocess.Popen:
         "warn",
     ]
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
+    if args.node_threads:  # torch's intra-op threads in the node (its default: every core)
+        env["OMP_NUM_THREADS"] = str(args.node_threads)
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     return subprocess.Popen(command, env=env, start_new_session=True)
 
@@ -295,7 +301,8 @@ def _camera_info(width: int, height: int) -> CameraInfo:
 def _print_node_rate(result: dict) -> None:
     latency, excess = result["latency_ms"], result["excess_over_bound_ms"]
     print(
-        f"node at {result['input_hz']:.0f} Hz input for {result['duration_s']:.0f} s: "
+        f"node at {result['input_hz']:.0f} Hz input for {result['duration_s']:.0f} s "
+        f"(torch threads: {result['node_torch_threads']}): "
         f"{result['sent']} sent, {result['received']} answered ({result['output_hz']} Hz)\n"
         f"  latency median {latency['median']:.1f} ms, p95 {latency['p95']:.1f}, "
         f"max {latency['max']:.1f}; model median {result['model_ms']['median']:.1f} ms\n"
