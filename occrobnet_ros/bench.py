@@ -417,7 +417,11 @@ def _ros_stages(args: argparse.Namespace):
         from occrobnet_ros import bench_ros
     except ImportError:
         return None
-    return bench_ros.RosStages(args.width, args.height)
+    try:
+        return bench_ros.RosStages(args.width, args.height)
+    except Exception as error:  # noqa: BLE001 - a broken ROS setup must not stop the model figures
+        print(f"ROS stages unavailable: {type(error).__name__}: {error}")
+        return None
 
 
 # --- reporting --------------------------------------------------------------------------------
