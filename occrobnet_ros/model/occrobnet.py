@@ -39,6 +39,19 @@ below, e.g. ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256), ``hea
   nominal focal length and root depth: an approximation; pass them for metric output.
   ``gt_tokens``: a targets dict (see losses.py); when given, tokens sit at the valid GT joints
   and in the GT object mask instead of the detected peaks (KT's first training epochs).
+
+Where the paper is silent we follow Keypoint Transformer (KT); where we depart from both:
+
+- per-joint heatmaps at 32x32 (the paper) instead of KT's one summed 128x128 map; tokens
+  still come from class-agnostic peaks (max over the 42 channels), refined to sub-cell
+  positions, so joint identity stays the transformer's job as in KT;
+- 21 decoder queries per hand in both representations (KT's '3D' has no wrist queries), so
+  every joint, wrist included, gets a 2D position from a small 2D head;
+- CIET adds its output to F (residual) and normalises its window weights with a softmax;
+- extra heads the robot needs and KT lacks or does not train: hand and object presence
+  (BCE), the object's box in its own frame, the object's 2D corners;
+- the identity MLP has the paper's two hidden layers (KT: three);
+- ImageNet normalisation inside the model, so callers pass [0, 1] (KT divides by 255 only).
 """
 
 import dataclasses
