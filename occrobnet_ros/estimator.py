@@ -17,9 +17,12 @@ Speed (docs/performance.md has the measurements):
   (``warp`` option; the torch warp also serves where OpenCV is not installed).
 - One device-to-host copy per batch: the outputs the decoder needs are packed into one
   tensor on the device (the heatmaps reduced to per-joint peaks there first).
-- ``torch.inference_mode``; on CUDA channels_last, cuDNN autotuning for the fixed input
-  shape and bf16/fp16 autocast (``precision``); ``compile_model`` wraps the network in
-  ``torch.compile`` (CUDA graphs on CUDA; off by default, the first frames compile).
+- The network is prepared for inference once: every BatchNorm that follows a convolution is
+  folded into it (:func:`fold_batchnorm`) and the weights and inputs are channels_last, on the
+  CPU too (oneDNN and cuDNN both prefer it).
+- ``torch.inference_mode``; on CUDA cuDNN autotuning for the fixed input shape and bf16/fp16
+  autocast (``precision``); ``compile_model`` wraps the network in ``torch.compile`` (CUDA
+  graphs on CUDA; off by default, the first frames compile).
 """
 
 import hashlib
@@ -31,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.filters import OneEuroFilter
@@ -171,8 +175,9 @@ class Estimator:
         path = Path(checkpoint) if checkpoint else default_checkpoint()
         check_checkpoint_file(path)
         self.model, self.config = load_model(path, device=self.device)
+        fold_batchnorm(self.model)
+        self.model = self.model.to(memory_format=torch.channels_last)
         if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True  # one input shape: autotune once, reuse
         # The compiled wrapper shares the model's weights; CUDA graphs replay the fixed shape.
         mode = "reduce-overhead" if self.device.type == "cuda" else None
@@ -304,8 +309,7 @@ class Estimator:
                         for rgb, A in zip(images, transforms)
                     ]
                 )
-            if self.device.type == "cuda":
-                batch = batch.contiguous(memory_format=torch.channels_last)
+            batch = batch.contiguous(memory_format=torch.channels_last)
         return batch
 
     def _forward(self, batch: torch.Tensor, crop_Ks: torch.Tensor | None) -> dict[str, np.ndarray]:
@@ -350,6 +354,43 @@ class Estimator:
         else:
             self._filters["object_translation"].reset()
             self._filters["object_rotation"].reset()
+
+
+# --- preparing the network ----------------------------------------------------------------------
+
+
+def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """Fold each eval-mode BatchNorm2d into the Conv2d right before it, in place.
+
+    ``BN(conv(x)) = conv'(x)`` with scaled weights and a bias, so inference skips one pass
+    over every feature map. Pairs are found where the model names them: consecutive entries of
+    an nn.Sequential, or attributes ``convN`` / ``bnN`` of one module (ResNet blocks); the BN
+    becomes an Identity. Outputs change only by float rounding. Inference only: the folded
+    model must not be trained or saved as a checkpoint.
+    """
+    for module in list(model.modules()):
+        if isinstance(module, torch.nn.Sequential):
+            for index in range(len(module) - 1):
+                conv, bn = module[index], module[index + 1]
+                if _foldable(conv, bn):
+                    module[index] = fuse_conv_bn_eval(conv, bn)
+                    module[index + 1] = torch.nn.Identity()
+        for number in (1, 2, 3):
+            conv, bn = getattr(module, f"conv{number}", None), getattr(module, f"bn{number}", None)
+            if _foldable(conv, bn):
+                setattr(module, f"conv{number}", fuse_conv_bn_eval(conv, bn))
+                setattr(module, f"bn{number}", torch.nn.Identity())
+    return model
+
+
+def _foldable(conv, bn) -> bool:
+    return (
+        isinstance(conv, torch.nn.Conv2d)
+        and isinstance(bn, torch.nn.BatchNorm2d)
+        and not conv.training
+        and not bn.training
+        and bn.track_running_stats
+    )
 
 
 # --- preprocessing (torch) --------------------------------------------------------------------
