@@ -2,6 +2,8 @@
 # How weights/occrobnet_tiny_synthetic.safetensors was made (see weights/MODEL_CARD.md).
 #
 #   scripts/train_embedded.sh          start the training run in the background (runs/embedded)
+#   scripts/train_embedded.sh resume N continue that run (same code snapshot) with its schedule
+#                                      stretched to N steps
 #   scripts/train_embedded.sh export   copy its latest checkpoint to weights/ in float16 and
 #                                      benchmark it (runs/embedded/benchmark.json)
 #
@@ -30,6 +32,14 @@ print(f"{destination}: step {metadata['step']}")
 PY
     .venv/bin/python -m occrobnet_ros.benchmark --checkpoint "$WEIGHTS" \
         --count "$BENCHMARK_FRAMES" --threads 1 --json "$RUN/benchmark.json"
+    exit 0
+fi
+
+if [[ "${1:-train}" == resume ]]; then
+    export PYTHONPATH="$PWD/$RUN/code" OMP_WAIT_POLICY=PASSIVE
+    nohup .venv/bin/python -m occrobnet_ros.cli train --out "$RUN" --resume "$RUN" \
+        --steps "$2" --workers 1 --threads 2 >> "$RUN/train.log" 2>&1 &
+    echo "resumed in the background, pid $!"
     exit 0
 fi
 
