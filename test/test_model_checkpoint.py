@@ -88,6 +88,23 @@ def test_pickles_are_refused_with_the_reason(saved, tmp_path):
             load_model(path)
 
 
+def test_a_safetensors_header_length_starting_with_pickles_opcode_still_loads(saved, tmp_path):
+    # The first byte of a safetensors file is the low byte of its header length; 0x80 is also
+    # pickle's PROTO opcode. Pad the metadata until the length hits it.
+    model, _ = saved
+    path = tmp_path / "unlucky.safetensors"
+    for padding in range(0, 512, 8):
+        save_model(model, path, extra_metadata={"padding": "x" * padding})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    loaded, _ = load_model(path)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(loaded.state_dict().values(), model.state_dict().values())
+    )
+
+
 def test_torchvision_imagenet_resnet_keys_initialise_the_body(tmp_path):
     model = small_model()
     body = model.backbone.body.state_dict()

@@ -81,10 +81,16 @@ def check_not_pickle(path: Path) -> None:
         raise CheckpointError(f"{path}: refused: {reason}")
     try:
         with open(path, "rb") as stream:
-            head = stream.read(8)
+            head = stream.read(9)
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read: {error}") from None
-    if head.startswith(ZIP_MAGIC) or (len(head) >= 2 and head[0] == PICKLE_PROTOCOL_OPCODE):
+    # A safetensors file starts with its header's length (8 bytes, little endian) and then the
+    # JSON header itself; that length's low byte may be 0x80, pickle's PROTO opcode, so only
+    # a file whose 9th byte does not open a JSON object is taken for a pickle by that byte.
+    looks_like_safetensors = len(head) == 9 and head[8:9] == b"{"
+    if head.startswith(ZIP_MAGIC) or (
+        len(head) >= 2 and head[0] == PICKLE_PROTOCOL_OPCODE and not looks_like_safetensors
+    ):
         raise CheckpointError(f"{path}: refused: {reason}")
 
 
