@@ -443,10 +443,6 @@ class Trainer:
         metadata = {"step": str(self.step), "train_args": json.dumps(self.public_args())}
         temporary = self.out / (CHECKPOINT + ".tmp")
         save_model(self.model, temporary, metadata)
-        if temporary.read_bytes()[:1] == b"\x80":
-            # model.checkpoint refuses files starting with byte 0x80 as pickles, and a
-            # safetensors header length can start with it; one more metadata byte avoids it.
-            save_model(self.model, temporary, {**metadata, "padding": " "})
         os.replace(temporary, self.out / CHECKPOINT)
         save_train_state(self.out / STATE, self.optimizer, self.step, {"elapsed_s": seconds})
 
