@@ -19,24 +19,15 @@ BENCHMARK_FRAMES=${BENCHMARK_FRAMES:-500}
 if [[ "${1:-train}" == export ]]; then
     export PYTHONPATH="$PWD"
     .venv/bin/python - "$RUN/checkpoint.safetensors" "$WEIGHTS" <<'PY'
-import json, sys
-from safetensors import safe_open
-from occrobnet_ros.model import OccRobNetConfig, build_model, load_model, save_model
-from occrobnet_ros.model.checkpoint import load_state_strict
+import sys
+from occrobnet_ros.model import load_model, save_model
+from occrobnet_ros.model.checkpoint import read_safetensors
 source, destination = sys.argv[1:]
-# Read with safe_open, not load_model: model/checkpoint.py takes a safetensors file whose
-# header length starts with byte 0x80 for a pickle (it happened to the step-2800 checkpoint).
-with safe_open(source, framework="pt") as handle:
-    metadata = handle.metadata()
-    tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-model = build_model(OccRobNetConfig.from_dict(json.loads(metadata["occrobnet_config"])))
-load_state_strict(model, tensors, source)
+metadata, _ = read_safetensors(source)
+model, _ = load_model(source)
 extra = {"step": metadata["step"], "train_args": metadata["train_args"]}
 # float16 halves the file (25 MB limit); load_model casts back to float32.
 save_model(model.half(), destination, extra)
-with open(destination, "rb") as stream:
-    if stream.read(1)[0] == 0x80:  # same false positive: one more metadata byte avoids it
-        save_model(model.half(), destination, {**extra, "padding": " "})
 load_model(destination)
 print(f"{destination}: step {metadata['step']}")
 PY
