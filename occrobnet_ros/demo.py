@@ -10,8 +10,6 @@
 """
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
+
+from occrobnet_ros.process_group import stop_process_group
 
 DEMO_NAMESPACE = "/occrobnet_demo"
 FRAME_ID = "camera_color_optical_frame"
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         camera.destroy_node()
         rclpy.try_shutdown()
-        _stop(node_process)
+        stop_process_group(node_process)
     _summarise(received, sent_index, samples)
     _write_images(args, received, sent_index, samples)
     return 0
@@ -119,16 +119,6 @@ def _start_node(args) -> subprocess.Popen:
         command[-2:-2] = ["-p", f"checkpoint:={args.checkpoint}"]
     print("[demo] starting the node: " + " ".join(command[1:]), flush=True)
     return subprocess.Popen(command, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _publish(camera, image_pub, info_pub, image, info) -> int:

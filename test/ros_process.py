@@ -7,10 +7,11 @@ shared-memory segment), and kills every process it started, even when the test f
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from occrobnet_ros.process_group import stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 FASTDDS_PROFILE = REPO / "config" / "fastdds_shm.xml"
@@ -50,20 +51,3 @@ def ros_process(args: list[str], env: dict | None = None, **popen_kwargs):
         yield proc
     finally:
         stop_process_group(proc)
-
-
-def stop_process_group(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    """SIGINT (a clean rclpy shutdown), then SIGKILL if it does not end in time."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout)
-    else:
-        # The leader ended; make sure nothing it left behind in its group lives on.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)

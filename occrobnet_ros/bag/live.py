@@ -18,7 +18,6 @@ says one is running already (``node_command=None``).
 """
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from occrobnet_ros.bag.io import BagError, BagReader
 from occrobnet_ros.bag.replay import COMPRESSED_TYPE, Topics, prefetch
 from occrobnet_ros.bag.report import percentiles_ms
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.process_group import stop_process_group
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 
 NODE_NAME = "occrobnet_pose"
@@ -139,7 +139,7 @@ def replay_live(bags: list[tuple[Path, Topics]], options: LiveOptions) -> LiveRe
             player.destroy()
         rclpy.try_shutdown(context=context)
         if process is not None:
-            _stop_node(process)
+            stop_process_group(process)
 
 
 class _Player:
@@ -331,17 +331,6 @@ def _start_node(command: list[str], log: Path) -> subprocess.Popen:
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-
-
-def _stop_node(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGINT (rclpy's clean shutdown), SIGKILL if it does not end in ``timeout`` s."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def summary(result: LiveResult) -> dict[str, Any]:

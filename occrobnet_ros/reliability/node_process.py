@@ -7,7 +7,6 @@ answers: HandObjectPose stamps with their arrival times, and the node's /diagnos
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.process_group import stop_process_group
 from occrobnet_ros.reliability.accounting import Counters
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -70,19 +70,7 @@ def start_node(command: list[str], log: Path, env: dict | None = None) -> Iterat
         try:
             yield process
         finally:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        if process.poll() is not None:
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-    with contextlib.suppress(ProcessLookupError):  # anything the node left in its group
-        os.killpg(process.pid, signal.SIGKILL)
+            stop_process_group(process)
 
 
 def rss_kib(pid: int) -> int:
