@@ -47,15 +47,18 @@ class Received:
 def run(args: argparse.Namespace) -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
+    from std_msgs.msg import Header
 
     from occrobnet_ros.data.synthetic import benchmark_seeds, generate_sample
     from occrobnet_ros.msg import HandObjectPose
+    from occrobnet_ros.ros.camera_info import camera_info_msg
     from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 
     print(f"[demo] rendering {args.frames} synthetic frames ...", flush=True)
     samples = [generate_sample(int(seed)) for seed in benchmark_seeds()[: args.frames]]
     images = [rgb_to_image_msg(sample.image) for sample in samples]
-    info = _camera_info(CameraInfo, samples[0])
+    height, width = samples[0].image.shape[:2]
+    info = camera_info_msg(samples[0].K, width, height, Header(frame_id=FRAME_ID))
 
     node_process = _start_node(args)
     rclpy.init()
@@ -88,18 +91,6 @@ def run(args: argparse.Namespace) -> int:
     _summarise(received, sent_index, samples)
     _write_images(args, received, sent_index, samples)
     return 0
-
-
-def _camera_info(CameraInfo, sample):
-    info = CameraInfo()
-    info.header.frame_id = FRAME_ID
-    info.height, info.width = sample.image.shape[:2]
-    info.distortion_model = "plumb_bob"
-    info.d = [0.0] * 5
-    info.k = sample.K.ravel().tolist()
-    info.r = np.eye(3).ravel().tolist()
-    info.p = np.hstack([sample.K, np.zeros((3, 1))]).ravel().tolist()
-    return info
 
 
 def _start_node(args) -> subprocess.Popen:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 from tqdm import tqdm
 
@@ -39,6 +38,7 @@ from occrobnet_ros.bag.sources import (
 )
 from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import SyntheticConfig
+from occrobnet_ros.ros.camera_info import camera_info_msg
 from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
 from occrobnet_ros.ros.messages import prediction_to_msg
 
@@ -94,22 +94,6 @@ def write_frame(
     bag.write(CAMERA_INFO_TOPIC, camera_info_msg(frame.K, width, height, header), frame.stamp_ns)
     truth = prediction_to_msg(frame.ground_truth, header, GROUND_TRUTH_MODEL, source_name)
     bag.write(GROUND_TRUTH_TOPIC, truth, frame.stamp_ns)
-
-
-def camera_info_msg(K: np.ndarray, width: int, height: int, header: Header) -> CameraInfo:
-    """An undistorted pinhole CameraInfo for intrinsics ``K``."""
-    K = np.asarray(K, dtype=np.float64)
-    projection = np.hstack([K, np.zeros((3, 1))])
-    return CameraInfo(
-        header=header,
-        width=int(width),
-        height=int(height),
-        distortion_model="plumb_bob",
-        d=[0.0] * 5,
-        k=K.ravel().tolist(),
-        r=np.eye(3).ravel().tolist(),
-        p=projection.ravel().tolist(),
-    )
 
 
 # --- command line: one sub-subcommand per source

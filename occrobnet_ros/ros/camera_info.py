@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import Header
 
 REASONS = (
     "uncalibrated",  # the matrix is all zeros: the driver has no calibration
@@ -170,3 +171,21 @@ def _roi(msg: CameraInfo) -> tuple[int, int, int, int]:
     if not inside or width < binning_x or height < binning_y:
         raise CameraInfoError("bad_roi", f"ROI {width}x{height}+{x}+{y} outside the sensor")
     return x, y, width, height
+
+
+def camera_info_msg(
+    K: np.ndarray, width: int, height: int, header: Header | None = None
+) -> CameraInfo:
+    """An undistorted pinhole CameraInfo for intrinsics ``K``."""
+    K = np.asarray(K, dtype=np.float64)
+    projection = np.hstack([K, np.zeros((3, 1))])
+    return CameraInfo(
+        header=header or Header(),
+        width=int(width),
+        height=int(height),
+        distortion_model="plumb_bob",
+        d=[0.0] * 5,
+        k=K.ravel().tolist(),
+        r=np.eye(3).ravel().tolist(),
+        p=projection.ravel().tolist(),
+    )
