@@ -16,7 +16,6 @@ rclpy and the generated messages exist (bench.py checks).
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,8 +29,11 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.process_group import stop_process_group
+from occrobnet_ros.ros.camera_info import camera_info_msg
 from occrobnet_ros.ros.image_conversion import image_to_rgb, rgb_to_image_msg
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
 from occrobnet_ros.ros.tf import TfSender, TransformsWriter
@@ -131,7 +133,7 @@ def node_rate(args: argparse.Namespace) -> dict:
         try:
             result = _stream_through(node, args.node_rate, args.node_duration, args)
         finally:
-            _stop(node)
+            stop_process_group(node)
     result.update(
         input_hz=args.node_rate,
         duration_s=args.node_duration,
@@ -204,16 +206,6 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _stream_through(node_process, rate: float, duration: float, args) -> dict:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id())
@@ -237,7 +229,9 @@ class _Camera:
         rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
         self.image = rgb_to_image_msg(rgb)
         self.image.header.frame_id = FRAME_ID
-        self.info = _camera_info(width, height)
+        fx, cx, cy = 615.0, (width - 1) / 2, (height - 1) / 2
+        K = np.array([[fx, 0.0, cx], [0.0, fx, cy], [0.0, 0.0, 1.0]])
+        self.info = camera_info_msg(K, width, height, Header(frame_id=FRAME_ID))
         self.image_pub = node.create_publisher(Image, "image", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
         node.create_subscription(HandObjectPose, "hand_object_pose", self._on_pose, 10)
@@ -285,17 +279,6 @@ class _Camera:
             "latencies_ms": [1e3 * (arrival - stamp) for arrival, stamp, _ in self.answers],
             "inference_ms": [1e3 * inference for _, _, inference in self.answers],
         }
-
-
-def _camera_info(width: int, height: int) -> CameraInfo:
-    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
-    info.header.frame_id = FRAME_ID
-    fx, cx, cy = 615.0, (width - 1) / 2, (height - 1) / 2
-    info.k = [fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.d = [0.0] * 5
-    return info
 
 
 def _print_node_rate(result: dict) -> None:
