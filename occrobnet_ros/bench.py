@@ -45,6 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from occrobnet_ros.resources import shipped_file, shipped_file_candidates
+
 CONFIG_NAMES = ("occrobnet_r50", "occrobnet_tiny")  # --model
 PIPELINE_CONFIGS = ("occrobnet_tiny_cpu", "occrobnet_tiny", "occrobnet_r50")
 GPU_SUITE_CONFIGS = ("occrobnet_r50", "occrobnet_tiny")
@@ -383,19 +385,11 @@ def _flat_yaml(text: str) -> dict:
 
 def default_config_path(name: str) -> Path:
     """A shipped model config: installed share/ directory first, then the source tree."""
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory("occrobnet_ros")) / "config")
-    except Exception:  # not installed with colcon, or no ament_index: use the source tree
-        pass
-    candidates.append(Path(__file__).resolve().parents[1] / "config")
-    for directory in candidates:
-        path = directory / "model" / f"{name}.yaml"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"model config {name}.yaml not found under {candidates}")
+    path = shipped_file("config", "model", f"{name}.yaml")
+    if path is None:
+        searched = shipped_file_candidates("config", "model", f"{name}.yaml")
+        raise FileNotFoundError(f"model config {name}.yaml not found: {searched}")
+    return path
 
 
 def _tiny_config_path(scratch: Path) -> Path:

@@ -40,6 +40,7 @@ from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.filters import OneEuroFilter
 from occrobnet_ros.model.checkpoint import CheckpointError, load_model
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
+from occrobnet_ros.resources import shipped_file, shipped_file_candidates
 from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, hand_slice
 
 try:
@@ -83,21 +84,13 @@ class EstimatorError(RuntimeError):
 
 def default_checkpoint() -> Path:
     """The embedded checkpoint: in the installed share/ directory, else in the source tree."""
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory("occrobnet_ros")) / "weights")
-    except Exception:  # not installed with colcon, or ament_index absent: use the source tree
-        pass
-    candidates.append(Path(__file__).resolve().parents[1] / "weights")
-    for directory in candidates:
-        if (directory / DEFAULT_CHECKPOINT_NAME).is_file():
-            return directory / DEFAULT_CHECKPOINT_NAME
-    searched = ", ".join(str(c) for c in candidates)
-    raise CheckpointError(
-        f"the embedded checkpoint {DEFAULT_CHECKPOINT_NAME} is not in {searched}"
-    )
+    path = shipped_file("weights", DEFAULT_CHECKPOINT_NAME)
+    if path is None:
+        searched = ", ".join(
+            str(c) for c in shipped_file_candidates("weights", DEFAULT_CHECKPOINT_NAME)
+        )
+        raise CheckpointError(f"the embedded checkpoint is not at any of: {searched}")
+    return path
 
 
 def select_device(requested: str) -> torch.device:
