@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +30,8 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from occrobnet_ros.child_node import node_command, stop_process_group
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.process_group import stop_process_group
 from occrobnet_ros.ros.camera_info import camera_info_msg
 from occrobnet_ros.ros.image_conversion import image_to_rgb, rgb_to_image_msg
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
@@ -175,24 +174,13 @@ def _random_tiny_cpu(scratch: Path) -> Path:
 
 def _start_node(checkpoint: Path, args: argparse.Namespace) -> subprocess.Popen:
     device = "cuda" if "cuda" in args.devices and _cuda() else "cpu"
-    command = [
-        sys.executable,
-        "-m",
-        "occrobnet_ros.ros.node",
-        "--ros-args",
-        "-r",
-        f"__ns:={NAMESPACE}",
-        "-p",
-        f"checkpoint:={checkpoint}",
-        "-p",
-        f"device:={device}",
-        "-p",
-        "hand_threshold:=0.0",
-        "-p",
-        "object_threshold:=0.0",
-        "--log-level",
-        "warn",
-    ]
+    parameters = {
+        "checkpoint": checkpoint,
+        "device": device,
+        "hand_threshold": 0.0,
+        "object_threshold": 0.0,
+    }
+    command = node_command(parameters, namespace=NAMESPACE, extra=["--log-level", "warn"])
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
     if args.node_threads:  # torch's intra-op threads in the node (its default: every core)
         env["OMP_NUM_THREADS"] = str(args.node_threads)

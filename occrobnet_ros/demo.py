@@ -11,7 +11,6 @@
 
 import argparse
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import cv2
 import numpy as np
 import rclpy
 
-from occrobnet_ros.process_group import stop_process_group
+from occrobnet_ros.child_node import node_command, stop_process_group
 
 DEMO_NAMESPACE = "/occrobnet_demo"
 FRAME_ID = "camera_color_optical_frame"
@@ -94,20 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_node(args) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "occrobnet_ros.ros.node",
-        "--ros-args",
-        "-r",
-        f"__ns:={DEMO_NAMESPACE}",
-        "-p",
-        f"device:={args.device}",
-        "--log-level",
-        "warn",
-    ]
+    parameters = {"device": args.device}
     if args.checkpoint:  # rcl cannot parse an empty override; empty means the default anyway
-        command[-2:-2] = ["-p", f"checkpoint:={args.checkpoint}"]
+        parameters["checkpoint"] = args.checkpoint
+    command = node_command(parameters, namespace=DEMO_NAMESPACE, extra=["--log-level", "warn"])
     print("[demo] starting the node: " + " ".join(command[1:]), flush=True)
     return subprocess.Popen(command, start_new_session=True)
 

@@ -19,7 +19,6 @@ says one is running already (``node_command=None``).
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -37,11 +36,12 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tqdm import tqdm
 
+from occrobnet_ros import child_node
 from occrobnet_ros.bag.io import BagError, BagReader
 from occrobnet_ros.bag.replay import COMPRESSED_TYPE, Topics, prefetch
 from occrobnet_ros.bag.report import percentiles_ms
+from occrobnet_ros.child_node import stop_process_group
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.process_group import stop_process_group
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 
 NODE_NAME = "occrobnet_pose"
@@ -101,21 +101,12 @@ def node_command(
     -> value) override ``params_file``."""
     compressed = topics.image_type == COMPRESSED_TYPE
     image_input = "image/compressed" if compressed else "image"
-    command = [sys.executable, "-m", "occrobnet_ros.ros.node", "--ros-args"]
-    if params_file is not None:
-        command += ["--params-file", str(params_file)]
-    parameters = {
-        "use_sim_time": "true",
-        "use_compressed": "true" if compressed else "false",
-        **parameters,
-    }
-    for name, value in parameters.items():
-        command += ["-p", f"{name}:={value}"]
-    command += ["-r", f"{image_input}:={topics.image}"]
+    parameters = {"use_sim_time": True, "use_compressed": compressed, **parameters}
+    remaps = {image_input: topics.image, "hand_object_pose": output_topic}
     if topics.camera_info is not None:
-        command += ["-r", f"camera_info:={topics.camera_info}"]
-    command += ["-r", f"hand_object_pose:={output_topic}", *extra]
-    return command
+        remaps["camera_info"] = topics.camera_info
+    params = ["--params-file", str(params_file)] if params_file is not None else []
+    return child_node.node_command(parameters, remaps, extra=[*params, *extra])
 
 
 def replay_live(bags: list[tuple[Path, Topics]], options: LiveOptions) -> LiveResult:

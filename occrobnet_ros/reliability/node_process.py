@@ -8,7 +8,6 @@ answers: HandObjectPose stamps with their arrival times, and the node's /diagnos
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +19,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from occrobnet_ros import child_node
+from occrobnet_ros.child_node import stop_process_group
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.process_group import stop_process_group
 from occrobnet_ros.reliability.accounting import Counters
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -34,12 +34,8 @@ def node_command(parameters: dict, fake: bool) -> list[str]:
     answers, no model: needs a source checkout)."""
     if fake and not FAKE_NODE.is_file():
         raise FileNotFoundError(f"the fake-estimator node needs a source checkout: {FAKE_NODE}")
-    program = [str(FAKE_NODE)] if fake else ["-m", "occrobnet_ros.ros.node"]
-    args = ["--ros-args"]
-    for name, value in parameters.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ["-p", f"{name}:={text}"]
-    return [sys.executable, *program, *args]
+    program = [str(FAKE_NODE)] if fake else child_node.NODE_MODULE
+    return child_node.node_command(parameters, program=program)
 
 
 def ros_environment(domain_id: int | None = None) -> dict[str, str]:
