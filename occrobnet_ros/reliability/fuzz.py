@@ -34,6 +34,7 @@ from hypothesis import settings as hypothesis_settings
 from sensor_msgs.msg import CameraInfo
 
 from occrobnet_ros.reliability.hostile_messages import HostileFrame, frames
+from occrobnet_ros.reliability.node_process import add_node_options
 from occrobnet_ros.ros import camera_info, image_conversion
 from occrobnet_ros.ros.camera_info import CameraInfoError
 from occrobnet_ros.ros.image_conversion import (
@@ -255,17 +256,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kinds", nargs="+", default=["raw", "compressed"], choices=["raw", "compressed"]
     )
-    parser.add_argument(
-        "--estimator",
-        choices=["fake", "real"],
-        default="fake",
-        help="the live node's estimator: the test suite's fake (fixed answers) or the model",
-    )
-    parser.add_argument(
-        "--checkpoint", help="with --estimator real (default: a random occrobnet_tiny)"
-    )
+    add_node_options(parser)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID to use")
     parser.add_argument("--output", type=Path, help="write the report as JSON here")
 
 

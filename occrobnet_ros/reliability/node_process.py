@@ -5,6 +5,7 @@
 answers: HandObjectPose stamps with their arrival times, and the node's /diagnostics counters.
 """
 
+import argparse
 import contextlib
 import os
 import subprocess
@@ -36,6 +37,20 @@ def node_command(parameters: dict, fake: bool) -> list[str]:
         raise FileNotFoundError(f"the fake-estimator node needs a source checkout: {FAKE_NODE}")
     program = [str(FAKE_NODE)] if fake else child_node.NODE_MODULE
     return child_node.node_command(parameters, program=program)
+
+
+def add_node_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `occrobnet fuzz` and `occrobnet soak` that choose the node under test."""
+    parser.add_argument(
+        "--estimator",
+        choices=["fake", "real"],
+        default="fake",
+        help="the node's estimator: the test suite's fake (fixed answers) or the model",
+    )
+    parser.add_argument(
+        "--checkpoint", help="with --estimator real (default: a random occrobnet_tiny)"
+    )
+    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID to use")
 
 
 def ros_environment(domain_id: int | None = None) -> dict[str, str]:

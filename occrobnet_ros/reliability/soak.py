@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import CameraInfo
 
-from occrobnet_ros.reliability.node_process import Camera, rss_kib
+from occrobnet_ros.reliability.node_process import Camera, add_node_options, rss_kib
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 
 
@@ -182,16 +182,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--warmup", type=float, default=None, help="s before the RSS baseline (default: 60)"
     )
     parser.add_argument("--sample-period", type=float, default=5.0, help="s between RSS samples")
-    parser.add_argument(
-        "--estimator",
-        choices=["fake", "real"],
-        default="fake",
-        help="the test suite's fake estimator (fixed answers) or the model on the CPU",
-    )
-    parser.add_argument(
-        "--checkpoint", help="with --estimator real (default: a random occrobnet_tiny)"
-    )
-    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID to use")
+    add_node_options(parser)
     parser.add_argument("--output", type=Path, help="write the report as JSON here")
 
 
