@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-count", type=int, default=500, help="training frames")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     parser.add_argument("--json", help="also write the report here")
 
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, config = load_model(args.checkpoint)
+    model.to(args.device)
     started = time.perf_counter()
     report = benchmark(model, config.input_size, args.count, args.baseline_count, args.batch_size)
     report["seconds"] = round(time.perf_counter() - started, 1)

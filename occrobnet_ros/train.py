@@ -31,9 +31,11 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from safetensors import safe_open
@@ -80,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=10000, help="length of the schedule")
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
+    parser.add_argument(
+        "--time-limit-minutes",
+        type=float,
+        help="save and stop once this session has trained this long (resume continues)",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="per process")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--backbone-lr-scale", type=float, default=0.1)
@@ -92,9 +99,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-start", type=int, default=0, help="first training frame")
     parser.add_argument("--synthetic-scale", type=float, default=1.0, help="camera scale")
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument(
+        "--empty-fraction",
+        type=float,
+        default=0.05,
+        help="synthetic frames with no hand and no object (presence negatives)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="DataLoader processes")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mixed precision on CUDA (bfloat16, or float16 with loss scaling)",
+    )
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps")
     parser.add_argument("--checkpoint-minutes", type=float, default=8.0)
     parser.add_argument("--val-every", type=int, default=250)
@@ -116,7 +135,18 @@ def run(args: argparse.Namespace) -> int:
 def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
     """The run's saved arguments, with --steps and the runtime options of this call."""
     saved = json.loads((Path(args.resume) / "config.json").read_text(encoding="utf-8"))
-    keep = ("steps", "stop_at", "workers", "threads", "device", "out", "resume", "log_every")
+    keep = (
+        "steps",
+        "stop_at",
+        "time_limit_minutes",
+        "workers",
+        "threads",
+        "device",
+        "amp",
+        "out",
+        "resume",
+        "log_every",
+    )
     merged = {**saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
     return argparse.Namespace(**merged)
@@ -166,12 +196,18 @@ def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: 
 def validation_dataset(args: argparse.Namespace, input_size: int) -> SyntheticDataset:
     """A small held-out set: plain ROI crops of seeds outside training and benchmark."""
     seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
-    return SyntheticDataset(seeds, input_size, synthetic_config(args), AugmentConfig.none())
+    return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
 
 
 def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
-    config = SyntheticConfig()
+    # Runs saved before --empty-fraction existed had no empty frames.
+    config = SyntheticConfig(empty_probability=getattr(args, "empty_fraction", 0.0))
     return config if args.synthetic_scale == 1.0 else config.scaled(args.synthetic_scale)
+
+
+def validation_config(args: argparse.Namespace) -> SyntheticConfig:
+    """The training camera without empty frames: validation measures poses."""
+    return replace(synthetic_config(args), empty_probability=0.0)
 
 
 def parameter_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -> list[dict]:
@@ -193,6 +229,11 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
     progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
+
+
+def single_threaded_worker(worker_id: int) -> None:
+    """DataLoader workers render with OpenCV: one thread each, or N workers spawn N x cores."""
+    cv2.setNumThreads(1)
 
 
 def seed_everything(seed: int) -> None:
@@ -286,6 +327,7 @@ class Trainer:
             if args.init:  # the weights of --init under the config of --model (same shapes)
                 load_state_strict(self.model, read_safetensors(args.init)[1], args.init)
         self.model.to(self.device).train()
+        torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
         groups = parameter_groups(self.model, args.lr, args.backbone_lr_scale)
         self.optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
         self.step = 0
@@ -307,7 +349,7 @@ class Trainer:
 
     def autocast_dtype(self) -> torch.dtype | None:
         """bfloat16 (or float16 with loss scaling) on CUDA; full precision on CPU."""
-        if self.device.type != "cuda":
+        if self.device.type != "cuda" or not self.args.amp:
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
@@ -328,7 +370,9 @@ class Trainer:
             num_workers=args.workers,
             collate_fn=collate,
             persistent_workers=False,
-            prefetch_factor=2 if args.workers else None,
+            prefetch_factor=4 if args.workers else None,
+            worker_init_fn=single_threaded_worker if args.workers else None,
+            pin_memory=self.device.type == "cuda",
             # Its own generator: creating the iterator must not draw from the global RNG, or
             # a resumed run's dropout would differ from an uninterrupted one's.
             generator=torch.Generator().manual_seed(args.seed),
@@ -338,10 +382,15 @@ class Trainer:
         args = self.args
         if self.dist.is_main:
             self.prepare_directory()
-        validation = validation_dataset(args, self.config.input_size)
+        # Rendered once: the same frames are scored every --val-every steps.
+        held_out = validation_dataset(args, self.config.input_size)
+        validation = [held_out[i] for i in range(len(held_out))] if self.dist.is_main else []
         gt_token_steps = int(args.gt_token_fraction * args.steps)
         last_save = time.monotonic()
         started = time.monotonic() - self.elapsed
+        deadline = math.inf
+        if args.time_limit_minutes:
+            deadline = time.monotonic() + args.time_limit_minutes * 60
         bar = tqdm(
             total=args.steps, initial=self.step, disable=not self.dist.is_main, mininterval=5
         )
@@ -353,16 +402,19 @@ class Trainer:
             losses = self.forward_losses(images, targets, use_gt_tokens)
             grad_norm = self.backward(losses["total"])
             self.step += 1
-            values = {k: float(v.detach()) for k, v in losses.items()}
             bar.update(1)
-            bar.set_postfix(loss=f"{values['total']:.2f}", lr=f"{lr:.1e}", refresh=False)
+            # Every rank must stop at the same step: rank 0 decides for all under DDP.
+            out_of_time = self.agree(time.monotonic() > deadline)
             if self.dist.is_main:
                 seconds = time.monotonic() - started
+                # Reading a loss waits for the GPU: only on the steps that log.
                 if self.step % args.log_every == 0:
-                    self.log_step(values, lr, grad_norm, seconds)
+                    values = {k: float(v.detach()) for k, v in losses.items()}
+                    bar.set_postfix(loss=f"{values['total']:.2f}", lr=f"{lr:.1e}", refresh=False)
+                    self.log_step(values, lr, float(grad_norm), seconds)
                 if self.step % args.val_every == 0 or self.step == args.steps:
                     self.validate(validation, seconds)
-                last_step = self.step in (args.steps, args.stop_at)
+                last_step = self.step in (args.steps, args.stop_at) or out_of_time
                 if (
                     last_step
                     or self.step % args.checkpoint_every == 0
@@ -370,9 +422,19 @@ class Trainer:
                 ):
                     self.save(seconds)
                     last_save = time.monotonic()
-            if self.step == args.stop_at:
+            if self.step == args.stop_at or out_of_time:
+                if out_of_time and self.dist.is_main:
+                    tqdm.write(f"time limit reached: saved step {self.step}; --resume continues")
                 break
         bar.close()
+
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (no communication when the deadline is off)."""
+        if self.dist.world_size == 1 or not self.args.time_limit_minutes:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        torch.distributed.broadcast(value, src=0)
+        return bool(value.item())
 
     def forward_losses(
         self, images: torch.Tensor, targets: dict[str, torch.Tensor], use_gt_tokens: bool
@@ -387,8 +449,8 @@ class Trainer:
             outputs = self.ddp(images, gt_tokens=targets if use_gt_tokens else None)
             return compute_losses(outputs, targets, self.config)
 
-    def backward(self, total: torch.Tensor) -> float:
-        """One optimizer step; returns the gradient norm before clipping."""
+    def backward(self, total: torch.Tensor) -> torch.Tensor:
+        """One optimizer step; returns the gradient norm before clipping (a 0-d tensor)."""
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.unscale_(self.optimizer)
@@ -396,7 +458,7 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(norm)
+        return norm
 
     # --- files ---------------------------------------------------------------------------
 
@@ -426,7 +488,7 @@ class Trainer:
         row.update({name: f"{values[name]:.6g}" for name in LOSS_NAMES if name in values})
         append_csv(self.out / "log.csv", self.log_columns(), row)
 
-    def validate(self, dataset: SyntheticDataset, seconds: float) -> None:
+    def validate(self, dataset: Sequence, seconds: float) -> None:
         from occrobnet_ros.benchmark import pose_metrics, predict
 
         predictions, gt = predict(self.model, dataset, self.args.batch_size)

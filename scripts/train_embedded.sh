@@ -17,20 +17,8 @@ WEIGHTS=weights/occrobnet_tiny_synthetic.safetensors
 BENCHMARK_FRAMES=${BENCHMARK_FRAMES:-500}
 
 if [[ "${1:-train}" == export ]]; then
+    .venv/bin/python scripts/export_checkpoint.py "$RUN/checkpoint.safetensors" "$WEIGHTS"
     export PYTHONPATH="$PWD"
-    .venv/bin/python - "$RUN/checkpoint.safetensors" "$WEIGHTS" <<'PY'
-import sys
-from occrobnet_ros.model import load_model, save_model
-from occrobnet_ros.model.checkpoint import read_safetensors
-source, destination = sys.argv[1:]
-metadata, _ = read_safetensors(source)
-model, _ = load_model(source)
-extra = {"step": metadata["step"], "train_args": metadata["train_args"]}
-# float16 halves the file (25 MB limit); load_model casts back to float32.
-save_model(model.half(), destination, extra)
-load_model(destination)
-print(f"{destination}: step {metadata['step']}")
-PY
     .venv/bin/python -m occrobnet_ros.benchmark --checkpoint "$WEIGHTS" \
         --count "$BENCHMARK_FRAMES" --threads 2 --json "$RUN/benchmark.json"
     exit 0

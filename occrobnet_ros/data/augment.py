@@ -58,10 +58,12 @@ def draw_crop(
 ) -> Crop:
     """A full-frame or jittered ROI crop of ``sample``."""
     height, width = sample.image.shape[:2]
-    if rng.random() < config.full_frame_fraction:
+    points = roi_points(sample)
+    # An empty frame has nothing to crop around: the estimator then sees the whole frame.
+    if rng.random() < config.full_frame_fraction or len(points) == 0:
         return Crop(crop_policy.full_frame_transform(width, height, input_size))
     box = geometry.crop_box(
-        roi_points(sample), margin=crop_policy.ROI_MARGIN, min_size=crop_policy.ROI_MIN_SIZE
+        points, margin=crop_policy.ROI_MARGIN, min_size=crop_policy.ROI_MIN_SIZE
     )
     side = box[2] - box[0]
     centre = (box[:2] + box[2:]) / 2 + np.clip(rng.normal(size=2), -1, 1) * config.shift * side

@@ -41,7 +41,8 @@ API
 - ``occlusion_bucket`` str: ``"low"``, ``"medium"`` or ``"high"`` by the fraction of the
   present hands' joints that are not visible (``OCCLUSION_BUCKETS`` thresholds), counting
   joints hidden by the object, the other hand, the hand itself, or outside the image.
-- ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"``; ``seed`` int.
+- ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"`` (``"empty"``: no hand
+  and no object, only with ``empty_probability`` > 0); ``seed`` int.
 
 Visibility: a joint is visible when it projects inside the image, the pixel it falls in shows
 its own hand, and the rendered depth there is no nearer than the joint's own surface (its depth
@@ -80,6 +81,7 @@ BENCHMARK_SIZE = 500
 # 33rd percentile 0.37, 66th 0.52), which keeps the benchmark's buckets of similar size.
 OCCLUSION_BUCKETS = (("low", 0.35), ("medium", 0.5), ("high", float("inf")))
 SCENES = ("one_hand", "two_hands", "interacting")
+EMPTY_SCENE = "empty"  # background only (SyntheticConfig.empty_probability)
 OBJECT_LABEL = 3  # hand labels are 1 (right) and 2 (left)
 
 
@@ -98,6 +100,10 @@ class SyntheticConfig:
     visibility_tolerance: float = 0.004  # metres
     forearm_probability: float = 0.8
     sleeve_probability: float = 0.5
+    # Frames with neither hand nor object (background only): the negatives that teach hand and
+    # object presence. 0 by default so that the benchmark split's frames never change;
+    # training turns it on (train.py --empty-fraction).
+    empty_probability: float = 0.0
 
     @property
     def K(self) -> np.ndarray:
@@ -164,7 +170,11 @@ def generate_sample(seed: int, config: SyntheticConfig | None = None) -> Sample:
     """Render the frame of ``seed`` and its exact ground truth."""
     config = config or SyntheticConfig()
     rng = np.random.Generator(np.random.PCG64(int(seed)))
-    kind, hands, obj = _layout(rng, config)
+    # Drawn only when enabled, so that frames of the default config keep their random stream.
+    if config.empty_probability > 0 and rng.random() < config.empty_probability:
+        kind, hands, obj = EMPTY_SCENE, [None, None], None
+    else:
+        kind, hands, obj = _layout(rng, config)
     K = config.K
     canvas = render.Canvas(K, appearance.background(rng, config.height, config.width))
     light = _sample_light(rng)
@@ -353,7 +363,7 @@ def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
         corners_rest, corners = np.full((8, 3), np.nan), np.full((8, 3), np.nan)
         symmetry, size = -1, np.full(3, np.nan)
     present = np.repeat(hand_valid, NUM_JOINTS)
-    occluded = 1.0 - visible[present].mean()
+    occluded = 1.0 - visible[present].mean() if present.any() else 0.0
     return Sample(
         image=image,
         K=K,
