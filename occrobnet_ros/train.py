@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from safetensors import safe_open
@@ -231,11 +230,6 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
     return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
 
 
-def single_threaded_worker(worker_id: int) -> None:
-    """DataLoader workers render with OpenCV: one thread each, or N workers spawn N x cores."""
-    cv2.setNumThreads(1)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -371,7 +365,8 @@ class Trainer:
             collate_fn=collate,
             persistent_workers=False,
             prefetch_factor=4 if args.workers else None,
-            worker_init_fn=single_threaded_worker if args.workers else None,
+            # No worker_init_fn calling cv2.setNumThreads: in a forked worker, after the
+            # parent has used OpenCV's thread pool, it crashes (seen: segfault, or a hang).
             pin_memory=self.device.type == "cuda",
             # Its own generator: creating the iterator must not draw from the global RNG, or
             # a resumed run's dropout would differ from an uninterrupted one's.

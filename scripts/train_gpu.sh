@@ -12,7 +12,8 @@
 #      log.csv, val.csv and config.json. --time-limit-minutes stops and saves the run if the
 #      probe was optimistic.
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
-# BATCH, LR, PYTHON, WORKERS. Everything the run writes stays in $RUN (default /tmp/...).
+# BATCH, LR, PYTHON, WORKERS; STEPS skips the probe; LIMIT_MARGIN (s, default 45) is how far
+# past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [TRAIN_SECONDS]}
@@ -30,22 +31,24 @@ ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-s
     --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05 --gt-token-fraction 0.25
     --empty-fraction 0.05 --seed 0 --workers "$WORKERS" --device "${DEVICE:-cuda}")
 
-echo "== probe: $BATCH per step, $WORKERS workers"
-"$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/probe" --steps 100000 --stop-at 40 \
-    --warmup-steps 40 --val-every 100000 --checkpoint-every 100000 || exit 1
-STEP_S=$("$PY" - "$RUN/probe/log.csv" <<'PY'
+if [[ -z "${STEPS:-}" ]]; then
+    echo "== probe: $BATCH per step, $WORKERS workers"
+    "$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/probe" --steps 100000 \
+        --stop-at 40 --warmup-steps 40 --val-every 100000 --checkpoint-every 100000 || exit 1
+    STEP_S=$("$PY" - "$RUN/probe/log.csv" <<'PY'
 import csv, sys
 seconds = {int(r["step"]): float(r["seconds"]) for r in csv.DictReader(open(sys.argv[1]))}
 print(f"{(seconds[40] - seconds[10]) / 30:.4f}")
 PY
-) || exit 1
-STEPS=$("$PY" -c "print(int($BUDGET / $STEP_S))")
-echo "== $STEP_S s per step: $STEPS steps in $BUDGET s"
+    ) || exit 1
+    STEPS=$("$PY" -c "print(int($BUDGET / $STEP_S))")
+    echo "== $STEP_S s per step: $STEPS steps in $BUDGET s"
+fi
 
 "$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/main" --steps "$STEPS" \
     --warmup-steps $((STEPS / 25)) --val-every $((STEPS / 8)) --val-size 64 \
     --checkpoint-every 100000 --checkpoint-minutes 1 --log-every 10 \
-    --time-limit-minutes "$("$PY" -c "print(($BUDGET + 45) / 60)")" 2>&1 | tr '\r' '\n' |
+    --time-limit-minutes "$("$PY" -c "print(($BUDGET + ${LIMIT_MARGIN:-45}) / 60)")" 2>&1 | tr '\r' '\n' |
     grep -v -E "(it/s|s/it)\]$" | tee "$RUN/train.log"
 
 cp "$RUN/main/log.csv" "$RUN/main/val.csv" "$RUN/main/config.json" "$OUT/"
