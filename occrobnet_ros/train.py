@@ -26,10 +26,12 @@ DistributedDataParallel and only rank 0 writes files.
 
 import argparse
 import csv
+import functools
 import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +44,16 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from occrobnet_ros.data.augment import AugmentConfig
-from occrobnet_ros.data.dataset import SyntheticDataset
+from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset
+from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.data.targets import collate
 
-DATASETS = ("synthetic",)
+DATASETS = ("synthetic", "interhand", "ho3d", "h2o3d")
+# Splits that annotate only the wrists (the rest is the benchmark's secret): no training, no
+# validation on them.
+WRISTS_ONLY_SPLITS = {"ho3d": ("evaluation",), "h2o3d": ("evaluation",)}
+EXIT_BAD_INPUT = 2
 CHECKPOINT = "checkpoint.safetensors"
 STATE = "train_state.safetensors"
 VALIDATION_SEED_START = TRAIN_SEED_START - 1000  # disjoint from training and benchmark seeds
@@ -73,6 +80,13 @@ VAL_METRICS = ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model config YAML (--init and --resume carry theirs)")
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    parser.add_argument(
+        "--data-root", "--root", help="the dataset's root folder, official layout (not synthetic)"
+    )
+    parser.add_argument("--split", default="train", help="the split to train on")
+    parser.add_argument(
+        "--val-split", help="the split to validate on (default: --split, not held out)"
+    )
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", help="continue the run in this directory")
     parser.add_argument(
@@ -107,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         args = resumed_arguments(args)
     elif not (args.model or args.init):
         raise SystemExit("occrobnet train: give --model, --init or --resume")
+    problem = dataset_problem(args)
+    if problem:
+        print(f"occrobnet train: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.threads:
         torch.set_num_threads(args.threads)
     Trainer(args).train()
@@ -119,7 +137,28 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
     keep = ("steps", "stop_at", "workers", "threads", "device", "out", "resume", "log_every")
     merged = {**saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
+    if args.data_root:  # the dataset may have moved
+        merged["data_root"] = args.data_root
     return argparse.Namespace(**merged)
+
+
+def dataset_problem(args: argparse.Namespace) -> str | None:
+    """Why the dataset options cannot work (the message names the missing path), or None."""
+    if args.dataset == "synthetic":
+        return None
+    if not args.data_root:
+        return f"--dataset {args.dataset} needs --data-root DIR (the dataset's root folder)"
+    wrists_only = WRISTS_ONLY_SPLITS.get(args.dataset, ())
+    if args.split in wrists_only:
+        return f"the {args.dataset} {args.split} split annotates only the wrists; train on train"
+    val_split = args.val_split or args.split
+    validated = (val_split,) if args.val_size > 0 and val_split not in wrists_only else ()
+    for split in dict.fromkeys((args.split, *validated)):
+        try:
+            open_reader(args.dataset, args.data_root, split)
+        except (DatasetLayoutError, DatasetFormatError, ValueError) as error:
+            return str(error)
+    return None
 
 
 # --- distributed ------------------------------------------------------------------------------
@@ -154,19 +193,51 @@ def init_distributed(device: str) -> Distributed:
 # --- the pieces -------------------------------------------------------------------------------
 
 
+@functools.cache
+def open_reader(dataset: str, root: str, split: str):
+    """The reader of ``split`` (opened once per process: InterHand2.6M parses big JSON files);
+    InterHand2.6M leaves out the annotations without a valid hand."""
+    options = {"skip_unannotated": True} if dataset == "interhand" else {}
+    return open_dataset(dataset, root, split, **options)
+
+
 def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: int) -> Dataset:
-    """``count`` training frames from frame ``start`` on."""
-    if args.dataset != "synthetic":
-        raise ValueError(f"unknown dataset {args.dataset!r}")
+    """``count`` training frames from frame ``start`` on (real datasets: a new permutation of
+    the split every epoch, seeded by --seed)."""
     augmentation = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    if args.dataset != "synthetic":
+        reader = open_reader(args.dataset, args.data_root, args.split)
+        return RecordDataset(reader, input_size, augmentation, args.seed, count, start, True)
     seeds = training_seeds(count, TRAIN_SEED_START + start)
     return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
 
 
-def validation_dataset(args: argparse.Namespace, input_size: int) -> SyntheticDataset:
-    """A small held-out set: plain ROI crops of seeds outside training and benchmark."""
-    seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
-    return SyntheticDataset(seeds, input_size, synthetic_config(args), AugmentConfig.none())
+def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | None:
+    """A small set for the val.csv metrics (plain ROI crops), or None for no validation.
+
+    synthetic: seeds outside training and benchmark. A real dataset: ``--val-size`` frames
+    spread evenly over ``--val-split`` (held out only if that is not the training split).
+    """
+    if args.val_size <= 0:
+        return None
+    if args.dataset == "synthetic":
+        seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
+        return SyntheticDataset(seeds, input_size, synthetic_config(args), AugmentConfig.none())
+    split = args.val_split or args.split
+    if split in WRISTS_ONLY_SPLITS.get(args.dataset, ()):
+        _tell(f"no validation: the {args.dataset} {split} split has no full ground truth")
+        return None
+    frames = RecordDataset(open_reader(args.dataset, args.data_root, split), input_size)
+    chosen = np.unique(np.linspace(0, len(frames) - 1, args.val_size).round().astype(int))
+    if split == args.split:
+        _tell(f"validating on {len(chosen)} frames of the training split (not held out)")
+    return Subset(frames, chosen.tolist())
+
+
+def _tell(message: str) -> None:
+    """Print once per run (rank 0 only)."""
+    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        tqdm.write(message)
 
 
 def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
@@ -426,9 +497,11 @@ class Trainer:
         row.update({name: f"{values[name]:.6g}" for name in LOSS_NAMES if name in values})
         append_csv(self.out / "log.csv", self.log_columns(), row)
 
-    def validate(self, dataset: SyntheticDataset, seconds: float) -> None:
+    def validate(self, dataset: Dataset | None, seconds: float) -> None:
         from occrobnet_ros.benchmark import pose_metrics, predict
 
+        if dataset is None:
+            return
         predictions, gt = predict(self.model, dataset, self.args.batch_size)
         report = pose_metrics(predictions, gt)
         row = {"step": self.step, "seconds": f"{seconds:.1f}"}
