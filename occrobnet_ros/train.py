@@ -1,8 +1,16 @@
 """``occrobnet train``: train OccRobNet (one process, or one per GPU under torchrun).
 
-    occrobnet train --model config/model/occrobnet_tiny.yaml --dataset synthetic \\
-        --out runs/NAME [--steps N] [--batch-size B] [--lr LR] [--resume runs/NAME] \\
-        [--seed S] [--init CKPT.safetensors]
+    occrobnet train --model config/model/occrobnet_r50.yaml --dataset ho3d \\
+        --data-root DIR --out runs/NAME [--split train] [--val-split SPLIT] [--steps N] \\
+        [--batch-size B] [--lr LR] [--seed S] [--init CKPT.safetensors]
+    occrobnet train --resume runs/NAME [--steps N]
+    torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
+
+``--dataset`` is ``synthetic`` (the generator, data/synthetic.py; no --data-root),
+``interhand``, ``ho3d`` or ``h2o3d`` (a root folder in the dataset's official layout,
+data/record.py's readers; docs/datasets.md). A root that is missing or laid out otherwise ends
+the command with exit code 2 and a message naming the missing paths, before anything is
+written.
 
 Optimisation follows Keypoint Transformer (model_reference.md 1.6): AdamW (weight decay 0.01)
 with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`` times the
@@ -12,16 +20,20 @@ and object mask (KT's first epochs). On top of KT: a linear warm-up then a cosin
 ``--final-lr-fraction``, gradient-norm clipping, and mixed precision on CUDA.
 
 The run directory holds ``config.json`` (the arguments), ``log.csv`` (every loss term per
-step), ``val.csv`` (held-out metrics every ``--val-every`` steps), ``checkpoint.safetensors``
+step), ``val.csv`` (validation metrics every ``--val-every`` steps), ``checkpoint.safetensors``
 (the weights, loadable by model.checkpoint.load_model) and ``train_state.safetensors`` (the
 optimizer moments as tensors; step, learning-rate groups and RNG state in JSON metadata; no
 pickles). ``--resume`` reloads both and continues at the saved step with the same batches and
 random draws, so the loss trajectory is the one an uninterrupted run would have had.
 
-Data: step k of a run reads the frames ``data_start + k * B ... + B - 1`` of the dataset
-(for ``synthetic``: training seeds, rendered on the fly with augmentation). Under torchrun
-every rank reads its own slice (DistributedSampler), the gradient is all-reduced by
-DistributedDataParallel and only rank 0 writes files.
+Data: step k of a run reads the training positions ``data_start + k * B ... + B - 1``
+(data/dataset.py). ``synthetic``: training seeds, rendered on the fly; a dataset: its
+``--split`` in a new order every epoch, drawn from ``--seed``. Both are augmented (flips only
+where a mirror image is still valid: not HO-3D's or H2O-3D's objects) unless ``--no-augment``.
+Validation uses plain ROI crops of held-out seeds (synthetic) or of ``--val-size`` frames spread
+over ``--val-split`` (default ``--split``: not held out); splits that annotate only the wrists
+are not validated on. Under torchrun every rank reads its own slice (DistributedSampler), the
+gradient is all-reduced by DistributedDataParallel and only rank 0 writes files.
 """
 
 import argparse
@@ -54,6 +66,7 @@ DATASETS = ("synthetic", "interhand", "ho3d", "h2o3d")
 # validation on them.
 WRISTS_ONLY_SPLITS = {"ho3d": ("evaluation",), "h2o3d": ("evaluation",)}
 EXIT_BAD_INPUT = 2
+DEFAULT_STEPS = 10000
 CHECKPOINT = "checkpoint.safetensors"
 STATE = "train_state.safetensors"
 VALIDATION_SEED_START = TRAIN_SEED_START - 1000  # disjoint from training and benchmark seeds
@@ -87,12 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--val-split", help="the split to validate on (default: --split, not held out)"
     )
-    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--out", help="run directory (with --resume: the resumed run's)")
     parser.add_argument("--resume", help="continue the run in this directory")
     parser.add_argument(
         "--init", help="start from these weights (safetensors; their config unless --model)"
     )
-    parser.add_argument("--steps", type=int, default=10000, help="length of the schedule")
+    parser.add_argument(
+        "--steps", type=int, help="length of the schedule (default 10000; --resume: the run's)"
+    )
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
     parser.add_argument("--batch-size", type=int, default=16, help="per process")
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -121,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         args = resumed_arguments(args)
     elif not (args.model or args.init):
         raise SystemExit("occrobnet train: give --model, --init or --resume")
+    elif not args.out:
+        raise SystemExit("occrobnet train: give --out DIR, the run directory")
+    args.steps = args.steps or DEFAULT_STEPS
     problem = dataset_problem(args)
     if problem:
         print(f"occrobnet train: {problem}", file=sys.stderr)
@@ -132,11 +150,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
-    """The run's saved arguments, with --steps and the runtime options of this call."""
+    """The run's saved arguments, with the runtime options of this call (and its --steps and
+    --data-root if given)."""
     saved = json.loads((Path(args.resume) / "config.json").read_text(encoding="utf-8"))
-    keep = ("steps", "stop_at", "workers", "threads", "device", "out", "resume", "log_every")
+    keep = ("stop_at", "workers", "threads", "device", "resume", "log_every")
     merged = {**saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
+    if args.steps:
+        merged["steps"] = args.steps
     if args.data_root:  # the dataset may have moved
         merged["data_root"] = args.data_root
     return argparse.Namespace(**merged)
