@@ -176,9 +176,11 @@ def dataset_problem(args: argparse.Namespace) -> str | None:
     validated = (val_split,) if args.val_size > 0 and val_split not in wrists_only else ()
     for split in dict.fromkeys((args.split, *validated)):
         try:
-            open_reader(args.dataset, args.data_root, split)
+            reader = open_reader(args.dataset, args.data_root, split)
         except (DatasetLayoutError, DatasetFormatError, ValueError) as error:
             return str(error)
+        if len(reader) == 0:
+            return f"the {reader.title} {split} split under {args.data_root} has no frames"
     return None
 
 

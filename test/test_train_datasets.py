@@ -152,6 +152,11 @@ def test_a_missing_or_foreign_data_root_exits_2_naming_the_path(tmp_path, roots,
     evaluation = train_arguments("ho3d", roots["ho3d"], tmp_path / "run", "--split", "evaluation")
     assert train(*evaluation, "--model", "x.yaml") == 2
     assert "only the wrists" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    write_ho3d(empty)
+    (empty / "train.txt").write_text("")
+    assert train(*train_arguments("ho3d", empty, tmp_path / "run", "--model", "x.yaml")) == 2
+    assert "has no frames" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written before the data is known good
 
 
