@@ -1,8 +1,16 @@
 """``occrobnet train``: train OccRobNet (one process, or one per GPU under torchrun).
 
-    occrobnet train --model config/model/occrobnet_tiny.yaml --dataset synthetic \\
-        --out runs/NAME [--steps N] [--batch-size B] [--lr LR] [--resume runs/NAME] \\
-        [--seed S] [--init CKPT.safetensors]
+    occrobnet train --model config/model/occrobnet_r50.yaml --dataset ho3d \\
+        --data-root DIR --out runs/NAME [--split train] [--val-split SPLIT] [--steps N] \\
+        [--batch-size B] [--lr LR] [--seed S] [--init CKPT.safetensors]
+    occrobnet train --resume runs/NAME [--steps N]
+    torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
+
+``--dataset`` is ``synthetic`` (the generator, data/synthetic.py; no --data-root),
+``interhand``, ``ho3d`` or ``h2o3d`` (a root folder in the dataset's official layout,
+data/record.py's readers; docs/datasets.md). A root that is missing or laid out otherwise ends
+the command with exit code 2 and a message naming the missing paths, before anything is
+written.
 
 Optimisation follows Keypoint Transformer (model_reference.md 1.6): AdamW (weight decay 0.01)
 with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`` times the
@@ -12,24 +20,30 @@ and object mask (KT's first epochs). On top of KT: a linear warm-up then a cosin
 ``--final-lr-fraction``, gradient-norm clipping, and mixed precision on CUDA.
 
 The run directory holds ``config.json`` (the arguments), ``log.csv`` (every loss term per
-step), ``val.csv`` (held-out metrics every ``--val-every`` steps), ``checkpoint.safetensors``
+step), ``val.csv`` (validation metrics every ``--val-every`` steps), ``checkpoint.safetensors``
 (the weights, loadable by model.checkpoint.load_model) and ``train_state.safetensors`` (the
 optimizer moments as tensors; step, learning-rate groups and RNG state in JSON metadata; no
 pickles). ``--resume`` reloads both and continues at the saved step with the same batches and
 random draws, so the loss trajectory is the one an uninterrupted run would have had.
 
-Data: step k of a run reads the frames ``data_start + k * B ... + B - 1`` of the dataset
-(for ``synthetic``: training seeds, rendered on the fly with augmentation). Under torchrun
-every rank reads its own slice (DistributedSampler), the gradient is all-reduced by
-DistributedDataParallel and only rank 0 writes files.
+Data: step k of a run reads the training positions ``data_start + k * B ... + B - 1``
+(data/dataset.py). ``synthetic``: training seeds, rendered on the fly; a dataset: its
+``--split`` in a new order every epoch, drawn from ``--seed``. Both are augmented (flips only
+where a mirror image is still valid: not HO-3D's or H2O-3D's objects) unless ``--no-augment``.
+Validation uses plain ROI crops of held-out seeds (synthetic) or of ``--val-size`` frames spread
+over ``--val-split`` (default ``--split``: not held out); splits that annotate only the wrists
+are not validated on. Under torchrun every rank reads its own slice (DistributedSampler), the
+gradient is all-reduced by DistributedDataParallel and only rank 0 writes files.
 """
 
 import argparse
 import csv
+import functools
 import json
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -43,11 +57,17 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from occrobnet_ros.data.augment import AugmentConfig
-from occrobnet_ros.data.dataset import SyntheticDataset
+from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset
+from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.data.targets import collate
 
-DATASETS = ("synthetic",)
+DATASETS = ("synthetic", "interhand", "ho3d", "h2o3d")
+# Splits that annotate only the wrists (the rest is the benchmark's secret): no training, no
+# validation on them.
+WRISTS_ONLY_SPLITS = {"ho3d": ("evaluation",), "h2o3d": ("evaluation",)}
+EXIT_BAD_INPUT = 2
+DEFAULT_STEPS = 10000
 CHECKPOINT = "checkpoint.safetensors"
 STATE = "train_state.safetensors"
 VALIDATION_SEED_START = TRAIN_SEED_START - 1000  # disjoint from training and benchmark seeds
@@ -74,12 +94,21 @@ VAL_METRICS = ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model config YAML (--init and --resume carry theirs)")
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument(
+        "--data-root", "--root", help="the dataset's root folder, official layout (not synthetic)"
+    )
+    parser.add_argument("--split", default="train", help="the split to train on")
+    parser.add_argument(
+        "--val-split", help="the split to validate on (default: --split, not held out)"
+    )
+    parser.add_argument("--out", help="run directory (with --resume: the resumed run's)")
     parser.add_argument("--resume", help="continue the run in this directory")
     parser.add_argument(
         "--init", help="start from these weights (safetensors; their config unless --model)"
     )
-    parser.add_argument("--steps", type=int, default=10000, help="length of the schedule")
+    parser.add_argument(
+        "--steps", type=int, help="length of the schedule (default 10000; --resume: the run's)"
+    )
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
     parser.add_argument(
         "--time-limit-minutes",
@@ -125,6 +154,13 @@ def run(args: argparse.Namespace) -> int:
         args = resumed_arguments(args)
     elif not (args.model or args.init):
         raise SystemExit("occrobnet train: give --model, --init or --resume")
+    elif not args.out:
+        raise SystemExit("occrobnet train: give --out DIR, the run directory")
+    args.steps = args.steps or DEFAULT_STEPS
+    problem = dataset_problem(args)
+    if problem:
+        print(f"occrobnet train: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.threads:
         torch.set_num_threads(args.threads)
     Trainer(args).train()
@@ -132,23 +168,47 @@ def run(args: argparse.Namespace) -> int:
 
 
 def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
-    """The run's saved arguments, with --steps and the runtime options of this call."""
+    """The run's saved arguments, with the runtime options of this call (and its --steps and
+    --data-root if given)."""
     saved = json.loads((Path(args.resume) / "config.json").read_text(encoding="utf-8"))
     keep = (
-        "steps",
         "stop_at",
         "time_limit_minutes",
         "workers",
         "threads",
         "device",
         "amp",
-        "out",
         "resume",
         "log_every",
     )
     merged = {**saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
+    if args.steps:
+        merged["steps"] = args.steps
+    if args.data_root:  # the dataset may have moved
+        merged["data_root"] = args.data_root
     return argparse.Namespace(**merged)
+
+
+def dataset_problem(args: argparse.Namespace) -> str | None:
+    """Why the dataset options cannot work (the message names the missing path), or None."""
+    if args.dataset == "synthetic":
+        return None
+    if not args.data_root:
+        return f"--dataset {args.dataset} needs --data-root DIR (the dataset's root folder)"
+    wrists_only = WRISTS_ONLY_SPLITS.get(args.dataset, ())
+    if args.split in wrists_only:
+        return f"the {args.dataset} {args.split} split annotates only the wrists; train on train"
+    val_split = args.val_split or args.split
+    validated = (val_split,) if args.val_size > 0 and val_split not in wrists_only else ()
+    for split in dict.fromkeys((args.split, *validated)):
+        try:
+            reader = open_reader(args.dataset, args.data_root, split)
+        except (DatasetLayoutError, DatasetFormatError, ValueError) as error:
+            return str(error)
+        if len(reader) == 0:
+            return f"the {reader.title} {split} split under {args.data_root} has no frames"
+    return None
 
 
 # --- distributed ------------------------------------------------------------------------------
@@ -183,19 +243,51 @@ def init_distributed(device: str) -> Distributed:
 # --- the pieces -------------------------------------------------------------------------------
 
 
+@functools.cache
+def open_reader(dataset: str, root: str, split: str):
+    """The reader of ``split`` (opened once per process: InterHand2.6M parses big JSON files);
+    InterHand2.6M leaves out the annotations without a valid hand."""
+    options = {"skip_unannotated": True} if dataset == "interhand" else {}
+    return open_dataset(dataset, root, split, **options)
+
+
 def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: int) -> Dataset:
-    """``count`` training frames from frame ``start`` on."""
-    if args.dataset != "synthetic":
-        raise ValueError(f"unknown dataset {args.dataset!r}")
+    """``count`` training frames from frame ``start`` on (real datasets: a new permutation of
+    the split every epoch, seeded by --seed)."""
     augmentation = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    if args.dataset != "synthetic":
+        reader = open_reader(args.dataset, args.data_root, args.split)
+        return RecordDataset(reader, input_size, augmentation, args.seed, count, start, True)
     seeds = training_seeds(count, TRAIN_SEED_START + start)
     return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
 
 
-def validation_dataset(args: argparse.Namespace, input_size: int) -> SyntheticDataset:
-    """A small held-out set: plain ROI crops of seeds outside training and benchmark."""
-    seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
-    return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
+def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | None:
+    """A small set for the val.csv metrics (plain ROI crops), or None for no validation.
+
+    synthetic: seeds outside training and benchmark. A real dataset: ``--val-size`` frames
+    spread evenly over ``--val-split`` (held out only if that is not the training split).
+    """
+    if args.val_size <= 0:
+        return None
+    if args.dataset == "synthetic":
+        seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
+        return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
+    split = args.val_split or args.split
+    if split in WRISTS_ONLY_SPLITS.get(args.dataset, ()):
+        _tell(f"no validation: the {args.dataset} {split} split has no full ground truth")
+        return None
+    frames = RecordDataset(open_reader(args.dataset, args.data_root, split), input_size)
+    chosen = np.unique(np.linspace(0, len(frames) - 1, args.val_size).round().astype(int))
+    if split == args.split:
+        _tell(f"validating on {len(chosen)} frames of the training split (not held out)")
+    return Subset(frames, chosen.tolist())
+
+
+def _tell(message: str) -> None:
+    """Print once per run (rank 0 only)."""
+    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        tqdm.write(message)
 
 
 def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
@@ -379,7 +471,9 @@ class Trainer:
             self.prepare_directory()
         # Rendered once: the same frames are scored every --val-every steps.
         held_out = validation_dataset(args, self.config.input_size)
-        validation = [held_out[i] for i in range(len(held_out))] if self.dist.is_main else []
+        validation = None
+        if held_out is not None and self.dist.is_main:
+            validation = [held_out[i] for i in range(len(held_out))]
         gt_token_steps = int(args.gt_token_fraction * args.steps)
         last_save = time.monotonic()
         started = time.monotonic() - self.elapsed
@@ -483,9 +577,11 @@ class Trainer:
         row.update({name: f"{values[name]:.6g}" for name in LOSS_NAMES if name in values})
         append_csv(self.out / "log.csv", self.log_columns(), row)
 
-    def validate(self, dataset: Sequence, seconds: float) -> None:
+    def validate(self, dataset: Sequence | None, seconds: float) -> None:
         from occrobnet_ros.benchmark import pose_metrics, predict
 
+        if dataset is None:
+            return
         predictions, gt = predict(self.model, dataset, self.args.batch_size)
         report = pose_metrics(predictions, gt)
         row = {"step": self.step, "seconds": f"{seconds:.1f}"}

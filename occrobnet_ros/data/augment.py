@@ -9,7 +9,10 @@ estimator makes.
 
 A horizontal flip turns a right hand into a left one: ``flip_sample`` mirrors the image, the
 camera and the 3D scene together and swaps the two hands, so the flipped sample is a correct
-sample of the same kind (KT never flips HO-3D only because MANO's shape fit is per side).
+sample of the same kind. That holds for the generator's box, cylinder and sphere objects and
+for hands without objects (InterHand2.6M), not for YCB objects: a mirrored YCB object is no
+longer that object (mirrored shape and print), so HO-3D and H2O-3D are never flipped
+(``dataset.FLIPPABLE``; Keypoint Transformer does not flip them either).
 
 Every draw comes from the ``numpy.random.Generator`` passed in, so a sample's augmentation is
 fixed by its seed and the same in any worker process.
@@ -20,8 +23,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occrobnet_ros import crop_policy, geometry
+from occrobnet_ros.data.record import Record
 from occrobnet_ros.data.synthetic import Sample
-from occrobnet_ros.data.targets import Crop
+from occrobnet_ros.data.targets import Crop, annotated_joints
 from occrobnet_ros.skeleton import NUM_JOINTS
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])  # x -> -x: the camera-frame mirror of a horizontal flip
@@ -46,8 +50,8 @@ class AugmentConfig:
 
 
 def roi_points(sample: Sample) -> np.ndarray:
-    """The 2D points the ROI crop must contain: present hands' joints, the object's corners."""
-    points = [sample.joints_2d[np.repeat(np.asarray(sample.hand_valid, bool), NUM_JOINTS)]]
+    """The 2D points the ROI crop must contain: annotated joints, the object's corners."""
+    points = [sample.joints_2d[annotated_joints(sample)]]
     if sample.object_valid:
         points.append(sample.object_corners_2d)
     return np.concatenate(points)
@@ -59,6 +63,7 @@ def draw_crop(
     """A full-frame or jittered ROI crop of ``sample``."""
     height, width = sample.image.shape[:2]
     points = roi_points(sample)
+    points = points[np.isfinite(points).all(axis=1)]
     # An empty frame has nothing to crop around: the estimator then sees the whole frame.
     if rng.random() < config.full_frame_fraction or len(points) == 0:
         return Crop(crop_policy.full_frame_transform(width, height, input_size))
@@ -100,7 +105,8 @@ def flip_sample(sample: Sample) -> Sample:
     Pixel u goes to W - 1 - u, so the principal point does too; the scene is mirrored by
     x -> -x, which the mirrored camera projects onto the mirrored pixels exactly. The object
     frame is mirrored as well (R -> M R M, corners -> M corners): a box, cylinder or sphere
-    maps onto itself, so its pose stays a proper rotation.
+    maps onto itself, so its pose stays a proper rotation. A dataset ``Record``'s own
+    annotations (joint validity, hand type, box, root depths) follow the hands.
     """
     width = sample.image.shape[1]
     K = sample.K.copy()
@@ -129,7 +135,21 @@ def flip_sample(sample: Sample) -> Sample:
         object_corners_3d=sample.object_corners_3d @ MIRROR,
         object_corners_2d=corners_2d,
         depth=np.ascontiguousarray(sample.depth[:, ::-1]),
+        **flipped_annotations(sample, width, swap),
     )
+
+
+def flipped_annotations(sample: Sample, width: int, swap: np.ndarray) -> dict:
+    """The ``Record`` fields that a flip changes (none for a synthetic ``Sample``)."""
+    if not isinstance(sample, Record):
+        return {}
+    x0, y0, x1, y1 = sample.roi_box
+    return {
+        "joint_valid": sample.joint_valid[swap],
+        "hand_type": {"right": "left", "left": "right"}.get(sample.hand_type, sample.hand_type),
+        "roi_box": np.array([width - 1 - x1, y0, width - 1 - x0, y1]),
+        "root_depth_estimate": sample.root_depth_estimate[::-1].copy(),
+    }
 
 
 def augment(

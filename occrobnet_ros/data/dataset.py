@@ -1,25 +1,49 @@
-"""A torch Dataset of synthetic frames rendered on the fly (data/synthetic.py).
+"""torch Datasets of training examples: synthetic frames rendered on the fly, or the frames of a
+dataset reader (InterHand2.6M, HO-3D, H2O-3D; data/record.py).
 
-Index ``i`` is the frame of ``seeds[i]``: rendered, augmented (its draws seeded by the frame's
-seed and ``augment_seed``), cropped and turned into targets (data/targets.py). So an item is
-the same in any process and on any rerun, which is what makes ``--resume`` and DataLoader
-workers reproducible.
+Both turn a frame into an example the same way (``training_example``): augment (data/augment.py;
+its draws seeded by the item and ``augment_seed``), crop and make the targets
+(data/targets.py), then scale the colours. So an item is the same in any process and on any
+rerun, which is what makes ``--resume`` and DataLoader workers reproducible.
 
-Cost (measured on these 2-core machines): rendering a 640x480 frame and making its example
-takes ~30 ms on an idle core, against >= 0.9 s for a training step of occrobnet_tiny_cpu at
-batch 8, so data is < 30 % of the work even in the training process; one DataLoader worker
-overlaps it with the step. A pre-rendered cache would save little and was not built.
+``SyntheticDataset``: index ``i`` is the frame of ``seeds[i]``. Cost (measured on these 2-core
+machines): rendering a 640x480 frame and making its example takes ~30 ms on an idle core,
+against >= 0.9 s for a training step of occrobnet_tiny_cpu at batch 8, so data is < 30 % of the
+work even in the training process; one DataLoader worker overlaps it with the step. A
+pre-rendered cache would save little and was not built.
+
+``RecordDataset``: index ``i`` is training position ``start + i`` in an endless sequence of
+epochs, each a permutation of all the reader's frames drawn from ``(seed, epoch)`` (or the
+reader's order, without shuffling). Horizontal flips apply only where a mirrored frame is still
+a frame of the dataset (``FLIPPABLE``): InterHand2.6M's hands, not HO-3D's or H2O-3D's YCB
+objects.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from occrobnet_ros.data.augment import AugmentConfig, augment
-from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample
+from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, generate_sample
 from occrobnet_ros.data.targets import make_example
+
+Example = tuple[torch.Tensor, dict[str, torch.Tensor]]
+# May a horizontal flip augment the frames of this dataset (data/augment.py)?
+FLIPPABLE = {"synthetic": True, "interhand": True, "ho3d": False, "h2o3d": False}
+
+
+def training_example(
+    sample: Sample, rng: np.random.Generator, input_size: int, augmentation: AugmentConfig
+) -> Example:
+    """(image [3, S, S] in [0, 1], targets) of one augmented crop of ``sample``."""
+    sample, crop, colour = augment(rng, sample, input_size, augmentation)
+    image, targets = make_example(sample, crop, input_size)
+    image = (image * torch.from_numpy(colour).float()[:, None, None]).clamp_(0.0, 1.0)
+    return image, targets
 
 
 class SyntheticDataset(Dataset):
@@ -42,11 +66,60 @@ class SyntheticDataset(Dataset):
     def __len__(self) -> int:
         return len(self.seeds)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __getitem__(self, index: int) -> Example:
         seed = int(self.seeds[index])
         sample = generate_sample(seed, self.synthetic)
         rng = np.random.default_rng([seed, self.augment_seed])
-        sample, crop, colour = augment(rng, sample, self.input_size, self.augmentation)
-        image, targets = make_example(sample, crop, self.input_size)
-        image = (image * torch.from_numpy(colour).float()[:, None, None]).clamp_(0.0, 1.0)
-        return image, targets
+        return training_example(sample, rng, self.input_size, self.augmentation)
+
+
+class RecordDataset(Dataset):
+    """(image [3, S, S], targets) of a dataset reader's frames; see the module docstring.
+
+    ``reader`` is one of data/record.py's ``open_dataset`` readers (``len`` and ``record(i)``).
+    ``count`` items from training position ``start`` (default: one pass over the frames).
+    """
+
+    def __init__(
+        self,
+        reader: Any,
+        input_size: int,
+        augmentation: AugmentConfig | None = None,
+        augment_seed: int = 0,
+        count: int | None = None,
+        start: int = 0,
+        shuffle: bool = False,
+    ) -> None:
+        if len(reader) == 0:
+            raise ValueError(f"{reader.title} {reader.split} split has no frames")
+        self.reader = reader
+        self.input_size = input_size
+        self.augmentation = augmentation or AugmentConfig.none()
+        if not FLIPPABLE[reader.dataset]:
+            self.augmentation = replace(self.augmentation, flip_probability=0.0)
+        self.augment_seed = augment_seed
+        self.count = len(reader) - start if count is None else count
+        self.start = start
+        self.shuffle = shuffle
+        self._epoch: tuple[int, np.ndarray] | None = None  # the last epoch's permutation
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> Example:
+        if not 0 <= index < self.count:
+            raise IndexError(f"item {index} of {self.count}")
+        position = self.start + index
+        sample = self.reader.record(self.frame(position))
+        rng = np.random.default_rng([position, self.augment_seed])
+        return training_example(sample, rng, self.input_size, self.augmentation)
+
+    def frame(self, position: int) -> int:
+        """The reader's frame index at training ``position``."""
+        epoch, offset = divmod(position, len(self.reader))
+        if not self.shuffle:
+            return offset
+        if self._epoch is None or self._epoch[0] != epoch:
+            rng = np.random.default_rng([self.augment_seed, epoch])
+            self._epoch = (epoch, rng.permutation(len(self.reader)))
+        return int(self._epoch[1][offset])

@@ -62,6 +62,8 @@ class InterHand:
     ``skip_unannotated`` the annotations without any valid hand are left out (for training).
     """
 
+    dataset, title = "interhand", "InterHand2.6M"
+
     def __init__(
         self,
         root: str | Path,
@@ -75,7 +77,7 @@ class InterHand:
         folder = self.root / "annotations" / split
         paths = {kind: folder / f"InterHand2.6M_{split}_{kind}.json" for kind in _FILES}
         rec.require_paths(
-            "InterHand2.6M",
+            self.title,
             self.root,
             {
                 **{_FILES[kind]: path for kind, path in paths.items()},
@@ -176,7 +178,7 @@ class InterHand:
 
     def _frame_info(self, image: dict[str, Any], annotation: dict[str, Any]) -> FrameInfo:
         return FrameInfo(
-            dataset="interhand",
+            dataset=self.dataset,
             split=self.split,
             sequence=str(image.get("seq_name", "")),
             frame_id=str(image["frame_idx"]),

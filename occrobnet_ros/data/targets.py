@@ -12,8 +12,10 @@ ground truth in the crop, exactly as ``model/losses.py`` documents its ``targets
 
 Conventions that the losses do not fix and we do here:
 
-- ``joint_valid``: every joint of a present hand, occluded or not (the generator knows them
-  all); ``joint_visible`` (extra key, unused by the losses) says which the image shows.
+- ``joint_valid``: the joints with ground truth (``annotated_joints``): a dataset ``Record``'s
+  own ``joint_valid`` (joints it does not annotate are not supervised), or for a synthetic
+  ``Sample`` every joint of a present hand, occluded or not (the generator knows them all);
+  ``joint_visible`` (extra key, unused by the losses) says which the image shows.
 - ``object_translation`` is the object centre minus the right wrist, or minus the left wrist
   when there is no right hand (the only hand is the reference the network can see).
 - ``object_corners_rest`` is reordered to ``heads.BOX_CORNER_SIGNS`` (x slowest, z fastest).
@@ -97,12 +99,19 @@ def roll_matrix(roll: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def annotated_joints(sample: Sample) -> np.ndarray:
+    """[42] bool: the joints with ground truth (see the module docstring)."""
+    present = np.repeat(np.asarray(sample.hand_valid, bool), NUM_JOINTS)
+    annotated = getattr(sample, "joint_valid", None)  # a Record's; a Sample has none
+    return present if annotated is None else present & np.asarray(annotated, bool)
+
+
 def hand_targets(sample: Sample, crop: Crop) -> dict[str, np.ndarray]:
     """joints_2d, joints_3d (root-relative per hand), joint_valid, joint_visible,
     hand_valid and rel_root of ``sample`` in the crop."""
     rotation = roll_matrix(crop.roll)
     hand_valid = np.asarray(sample.hand_valid, bool)
-    joint_valid = np.repeat(hand_valid, NUM_JOINTS)
+    joint_valid = annotated_joints(sample)
     joints_2d = geometry.apply_affine(crop.affine, sample.joints_2d)
     joints_3d = np.zeros((NUM_HANDS * NUM_JOINTS, 3))
     for hand in range(NUM_HANDS):
