@@ -1,5 +1,7 @@
 """Tests of the synthetic hand-object generator (occrobnet_ros.data.synthetic)."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -153,3 +155,30 @@ def test_benchmark_split_is_fixed_and_disjoint_from_training():
     with pytest.raises(ValueError):
         synthetic.training_seeds(10, start=0)
     assert synthetic.occlusion_bucket(0.0) == "low" and synthetic.occlusion_bucket(1.0) == "high"
+
+
+def test_empty_frames_have_no_hand_and_no_object_and_train_on_the_full_frame():
+    from occrobnet_ros.data.augment import AugmentConfig, augment
+    from occrobnet_ros.data.targets import make_example
+
+    empty = generate_sample(11, replace(SMALL, empty_probability=1.0))
+    assert empty.scene == synthetic.EMPTY_SCENE
+    assert not empty.hand_valid.any() and not empty.object_valid
+    assert not empty.hand_mask.any() and not empty.object_mask.any()
+    assert not empty.joint_visible.any() and empty.image.std() > 0  # a textured background
+    sample, crop, _ = augment(np.random.default_rng(0), empty, 64, AugmentConfig())
+    image, targets = make_example(sample, crop, 64)
+    assert not targets["hand_valid"].any() and not targets["joint_valid"].any()
+    assert not bool(targets["object_valid"])
+    assert all(bool(value.float().isfinite().all()) for value in targets.values())
+    assert image.shape == (3, 64, 64)
+
+
+def test_turning_empty_frames_off_keeps_every_other_frame_unchanged():
+    """The benchmark split uses the default config: its frames must not depend on the option."""
+    default = generate_sample(5, SMALL)
+    unchanged = generate_sample(5, replace(SMALL, empty_probability=0.0))
+    np.testing.assert_array_equal(default.image, unchanged.image)
+    mostly = [generate_sample(s, replace(SMALL, empty_probability=0.3)) for s in range(20)]
+    scenes = {sample.scene for sample in mostly}
+    assert synthetic.EMPTY_SCENE in scenes and len(scenes) > 1

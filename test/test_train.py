@@ -117,3 +117,12 @@ def test_init_starts_from_given_weights(tmp_path, model_yaml, uninterrupted):
         assert config.name == "test_tiny"
         for name, value in reference.named_parameters():
             torch.testing.assert_close(dict(started.named_parameters())[name], value, msg=name)
+
+
+def test_time_limit_saves_the_step_reached_and_resume_finishes(tmp_path, model_yaml):
+    train(tmp_path, "--model", str(model_yaml), "--time-limit-minutes", "0.0001")
+    assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1]
+    _, config = load_model(tmp_path / "checkpoint.safetensors")
+    assert config.name == "test_tiny"
+    train(tmp_path, "--resume", str(tmp_path))
+    assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1, 2, 3, 4]
