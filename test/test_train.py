@@ -4,6 +4,7 @@ with exactly the losses of an uninterrupted run."""
 import csv
 import json
 
+import cv2
 import pytest
 import torch
 
@@ -126,3 +127,15 @@ def test_time_limit_saves_the_step_reached_and_resume_finishes(tmp_path, model_y
     assert config.name == "test_tiny"
     train(tmp_path, "--resume", str(tmp_path))
     assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1, 2, 3, 4]
+
+
+def test_dataloader_workers_render_after_the_parent_did(tmp_path, model_yaml):
+    """GPU training's setting: frames rendered in worker processes forked after the trainer
+    rendered its validation frames with OpenCV (a cv2 thread call in such a worker crashed)."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(8)  # as on a 16-core GPU machine: the pool holds threads when forking
+    try:
+        train(tmp_path, "--model", str(model_yaml), "--workers", "2", "--stop-at", "2")
+    finally:
+        cv2.setNumThreads(threads)
+    assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1, 2]
