@@ -11,6 +11,13 @@ JSON object of metrics on stdout and, with ``--plot DIR``, writes PCK curves as 
 ``--pred-obj --gt-obj-pose --obj-names --obj-verts``. The file formats are in docs/metrics.md.
 A file that cannot be evaluated (unreadable, wrong length, wrong shape, NaN) ends the command
 with exit code 2 and a one-line message naming the file and the problem.
+
+Instead of ``--pred``, ``--checkpoint`` runs a model over a dataset split and writes the
+official submission files into ``--out`` (dataset_predict.py); when the split has ground truth
+they are scored as above::
+
+    occrobnet evaluate ho3d --checkpoint CKPT --data-root DIR --out DIR [--split NAME]
+        [--device auto|cpu|cuda] [--batch-size N] [--count N] [--workers N] [--no-progress]
 """
 
 import argparse
@@ -41,25 +48,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     datasets = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
 
     ho3d = datasets.add_parser("ho3d", help="HO-3D v2/v3 hand joints (official submission file)")
-    ho3d.add_argument("--pred", type=Path, required=True, help="pred.json: [xyz_list, verts_list]")
+    _add_source_arguments(ho3d, "pred.json: [xyz_list, verts_list]")
     ho3d.add_argument(
-        "--gt-xyz", type=Path, required=True, help="official GT joints (evaluation_xyz.json)"
+        "--gt-xyz", type=Path, help="official GT joints (evaluation_xyz.json); with --pred"
     )
     _add_object_arguments(ho3d)
 
     interhand = datasets.add_parser("interhand", help="InterHand2.6M MPJPE and MRRPE")
-    interhand.add_argument("--pred", type=Path, required=True, help='{"joints": N x 42 x 3}')
+    _add_source_arguments(interhand, '{"joints": N x 42 x 3}')
     interhand.add_argument(
-        "--gt", type=Path, required=True, help='{"joints", "joint_valid", "hand_type"}'
+        "--gt", type=Path, help='{"joints", "joint_valid", "hand_type"}; with --pred'
     )
 
     h2o3d = datasets.add_parser("h2o3d", help="H2O-3D hand MPJPE / MRRPE and object MSSD")
-    h2o3d.add_argument("--pred", type=Path, required=True, help="[xyz_list(, verts_list)], 21x6")
-    h2o3d.add_argument("--gt", type=Path, required=True, help="GT joints, N x 21 x 6")
+    _add_source_arguments(h2o3d, "[xyz_list(, verts_list)], 21x6")
+    h2o3d.add_argument("--gt", type=Path, help="GT joints, N x 21 x 6; with --pred")
     _add_object_arguments(h2o3d)
 
     for sub in (ho3d, interhand, h2o3d):
         sub.add_argument("--plot", type=Path, metavar="DIR", help="write PCK curves (PNG) here")
+        _add_checkpoint_arguments(sub)
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser, pred_help: str) -> None:
+    """--pred FILE, or --checkpoint CKPT to write the prediction files from a dataset split."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pred", type=Path, help=pred_help)
+    source.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="a .safetensors checkpoint: predict --split of --data-root, write the official "
+        "files into --out and score them when the split has ground truth",
+    )
+
+
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("with --checkpoint (dataset_predict.py)")
+    group.add_argument("--data-root", type=Path, help="the dataset in its official layout")
+    group.add_argument(
+        "--split",
+        help="default: evaluation (ho3d, h2o3d) or test (interhand); ho3d/h2o3d 'train' and "
+        "every interhand split have ground truth",
+    )
+    group.add_argument("--out", type=Path, help="directory for the submission files")
+    group.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    group.add_argument("--batch-size", type=int, help="frames per forward pass (default 8)")
+    group.add_argument("--count", type=int, help="only the split's first N frames")
+    group.add_argument("--workers", type=int, help="image-reading processes (default 0)")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_object_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +114,11 @@ def _add_object_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report, curves = EVALUATORS[args.dataset](args)
+        _check_options(args)
+        if args.checkpoint is not None:
+            report, curves = evaluate_checkpoint(args)
+        else:
+            report, curves = EVALUATORS[args.dataset](args)
         if args.plot is not None:
             report["plots"] = [str(path) for path in write_pck_plots(curves, args.plot)]
     except InputError as error:
@@ -86,6 +126,36 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(json.dumps(_jsonable(report), indent=2))
     return 0
+
+
+# Options that go with one source only (--pred or --checkpoint), by dataset.
+GT_OPTIONS = {"ho3d": ("gt_xyz",), "interhand": ("gt",), "h2o3d": ("gt",)}
+OBJECT_OPTIONS = ("pred_obj", "gt_obj_pose", "obj_names", "obj_verts")
+CHECKPOINT_OPTIONS = ("data_root", "split", "out", "device", "batch_size", "count", "workers")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Each source's options, and none of the other's (argparse cannot express it)."""
+    if args.checkpoint is None:
+        required, refused = GT_OPTIONS[args.dataset], CHECKPOINT_OPTIONS
+        source = "--pred"
+    else:
+        required, refused = ("data_root", "out"), GT_OPTIONS[args.dataset] + OBJECT_OPTIONS
+        source = "--checkpoint"
+    missing = [_flag(name) for name in required if getattr(args, name) is None]
+    if missing:
+        raise InputError(f"{source} needs {' and '.join(missing)}")
+    extra = [_flag(name) for name in refused if getattr(args, name, None) is not None]
+    if extra:
+        raise InputError(f"{', '.join(extra)} cannot be used with {source}")
+    for name in ("batch_size", "count", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "workers" else 1):
+            raise InputError(f"{_flag(name)} must be >= {0 if name == 'workers' else 1}")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 # --- datasets
@@ -142,6 +212,45 @@ def evaluate_h2o3d(args: argparse.Namespace) -> tuple[dict[str, Any], Curves]:
 
 
 EVALUATORS = {"ho3d": evaluate_ho3d, "interhand": evaluate_interhand, "h2o3d": evaluate_h2o3d}
+
+
+def evaluate_checkpoint(args: argparse.Namespace) -> tuple[dict[str, Any], Curves]:
+    """--checkpoint: write the split's official files into --out, then score them with this
+    dataset's evaluator when the split has ground truth (else report the files only)."""
+    from occrobnet_ros import dataset_predict  # torch and the model: only on this path
+    from occrobnet_ros.estimator import EstimatorError
+
+    try:
+        written = dataset_predict.write_split_files(
+            args.dataset,
+            args.data_root,
+            args.out,
+            args.checkpoint,
+            split=args.split,
+            device=args.device or "auto",
+            batch_size=args.batch_size or 8,
+            count=args.count,
+            workers=args.workers or 0,
+            progress=not args.no_progress,
+        )
+    except (OSError, ValueError, EstimatorError) as error:
+        raise InputError(str(error)) from None
+    files = {name: str(path) for name, path in written.files.items()}
+    if not written.has_ground_truth:
+        print(
+            f"occrobnet evaluate {args.dataset}: the split has no ground truth: "
+            "files written, not scored",
+            file=sys.stderr,
+        )
+        return {"num_frames": written.num_frames, "files": files}, {}
+    scored = argparse.Namespace(**vars(args))
+    options = GT_OPTIONS[args.dataset] + ("pred",)
+    if {"pred_obj", "gt_obj_pose"} <= written.files.keys():  # every frame has an object
+        options += OBJECT_OPTIONS
+    for option in options:
+        setattr(scored, option, written.files[option])
+    report, curves = EVALUATORS[args.dataset](scored)
+    return {**report, "files": files}, curves
 
 
 def _object_report(args: argparse.Namespace) -> dict[str, Any]:
