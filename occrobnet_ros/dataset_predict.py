@@ -6,10 +6,10 @@ is the official order (``evaluation.txt`` / ``train.txt``, the InterHand2.6M ann
 file), goes through ``Estimator.predict_batch`` in batches: each frame on its own, with no
 tracking and no smoothing, so a rerun writes the same numbers.
 
-The crop is the estimator's policy for independent frames, the whole image letterboxed into
-the network input. Keypoint Transformer crops the evaluation frames around the dataset's box
-(``Record.roi_box``: HO-3D's ``handBoundingBox``, InterHand2.6M's box or RootNet's), but
-``Estimator`` has no public way to pass a crop for a batch, so ``roi_box`` is not used here.
+The crop is Keypoint Transformer's evaluation crop: the ROI crop (crop_policy.py) around the
+dataset's box, ``Record.roi_box`` (HO-3D's / H2O-3D's ``handBoundingBox``, InterHand2.6M's
+box or RootNet's), never around ground-truth joints. A frame without a box is letterboxed
+whole.
 
 Every hand slot and the object are decoded whatever their presence scores (thresholds 0): the
 benchmarks score each annotated hand, so no slot may be left empty. A hand or object the
@@ -173,7 +173,8 @@ def _predictions(
     )
     for batch in loader:
         images, Ks, records = zip(*batch)
-        yield from zip(records, estimator.predict_batch(list(images), list(Ks)))
+        boxes = [record.roi_box for record in records]
+        yield from zip(records, estimator.predict_batch(list(images), list(Ks), boxes))
 
 
 def without_pixels(record: Record) -> Record:

@@ -238,18 +238,32 @@ class Estimator:
             self._smooth(prediction, time.monotonic() if stamp_s is None else stamp_s)
         return prediction
 
-    def predict_batch(self, images: list[np.ndarray], Ks: list[np.ndarray]) -> list[Prediction]:
-        """Independent frames (no tracking, no smoothing): deterministic, for evaluation."""
-        if len(images) != len(Ks):
-            raise EstimatorError(f"{len(images)} images but {len(Ks)} intrinsics")
+    def predict_batch(
+        self,
+        images: list[np.ndarray],
+        Ks: list[np.ndarray],
+        boxes: list[np.ndarray | None] | None = None,
+    ) -> list[Prediction]:
+        """Independent frames (no tracking, no smoothing): deterministic, for evaluation.
+
+        ``boxes``: per frame an optional ``[x0, y0, x1, y1]`` px region of interest (e.g. a
+        dataset's hand box, as Keypoint Transformer evaluates); the crop is the ROI crop
+        around it. Without one (None, or not finite) the whole frame is letterboxed.
+        """
+        if len(images) != len(Ks) or (boxes is not None and len(boxes) != len(images)):
+            raise EstimatorError(f"{len(images)} images but {len(Ks)} intrinsics / boxes")
         for rgb in images:
             _check_image(rgb)
         Ks = [_check_intrinsics(K) for K in Ks]
-        transforms = [
-            crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
-            for rgb in images
-        ]
+        boxes = boxes if boxes is not None else [None] * len(images)
+        transforms = [self._crop_transform(rgb, box) for rgb, box in zip(images, boxes)]
         return self._predict_crops(images, Ks, transforms)
+
+    def _crop_transform(self, rgb: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+        if box is not None and np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]:
+            corners = np.asarray(box, np.float64).reshape(2, 2)
+            return crop_policy.roi_transform(corners, self.input_size)
+        return crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
 
     def _predict_crops(self, images, Ks, transforms) -> list[Prediction]:
         if self.model is None:

@@ -177,3 +177,25 @@ def test_one_euro_filter_smooths_noise_and_follows_motion():
     assert abs(ramp[-1, 0] - times[-1]) < 0.05  # fast motion: little lag
     moving.reset()
     np.testing.assert_array_equal(moving.filter(np.array([7.0]), 100.0), [7.0])
+
+
+def test_predict_batch_crops_around_a_given_box():
+    """A dataset's hand box (KT's evaluation crop): the hand's keypoints land around it."""
+    from occrobnet_ros.data.synthetic import generate_sample
+
+    estimator = Estimator(device="cpu", hand_threshold=0.0)  # the embedded checkpoint
+    sample = generate_sample(2)  # benchmark frame with a right hand
+    right = sample.joints_2d[:NUM_JOINTS]
+    box = np.concatenate([right.min(0), right.max(0)])
+    boxed, no_box, whole = (
+        estimator.predict_batch([sample.image], [sample.K], boxes)[0]
+        for boxes in ([box], [np.full(4, np.nan)], None)
+    )
+    np.testing.assert_array_equal(no_box.right_hand.joints, whole.right_hand.joints)
+    assert boxed.right_hand.detected  # and seen through another crop than the whole frame:
+    assert not np.array_equal(boxed.right_hand.joints, whole.right_hand.joints)
+    centre, side = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]).max()
+    distance = np.abs(boxed.right_hand.keypoints_2d - centre).max(axis=1)
+    assert np.median(distance) < side  # in the ROI crop around the box, not elsewhere
+    with pytest.raises(EstimatorError):
+        estimator.predict_batch([sample.image], [sample.K], [None, None])
