@@ -12,7 +12,10 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
-    "evaluate": ("occrobnet_ros.evaluate", "Score prediction files with the paper's metrics."),
+    "evaluate": (
+        "occrobnet_ros.evaluate",
+        "Score prediction files, or run a checkpoint on a dataset split and write them.",
+    ),
     "train": ("occrobnet_ros.train", "Train OccRobNet (one process, or torchrun for DDP)."),
     "bag-convert": ("occrobnet_ros.bag.convert", "Write a dataset or synthetic frames to a bag."),
     "bag-eval": ("occrobnet_ros.bag.bag_eval", "Replay bags through OccRobNet and report."),
