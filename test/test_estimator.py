@@ -199,3 +199,41 @@ def test_predict_batch_crops_around_a_given_box():
     assert np.median(distance) < side  # in the ROI crop around the box, not elsewhere
     with pytest.raises(EstimatorError):
         estimator.predict_batch([sample.image], [sample.K], [None, None])
+
+
+def test_confident_heatmap_peaks_replace_the_2d_head():
+    """The right hand's 2D head is off by 30 px; its heatmaps peak at the true joints for 15
+    joints: the solve uses those peaks, so the hand lands near its true position."""
+    rng = np.random.default_rng(4)
+    right_rel, right_abs = _hand(rng, np.array([0.05, 0.0, 0.5]))
+    obj = (np.eye(3), np.array([0.0, 0.0, 0.5]), np.zeros(3), np.full(3, 0.03))
+    transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
+    outputs = _outputs_for(right_abs, right_rel, right_abs, right_rel, obj, transform)
+    true_uv = outputs["joints_2d"].copy()
+    outputs["joints_2d"] = true_uv + 30.0
+    outputs["joint_peaks"] = true_uv
+    outputs["joint_confidence"][0, 15:NUM_JOINTS] = 0.05  # flat maps: the head's 2D is kept
+
+    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+
+    uv = prediction.right_hand.keypoints_2d
+    image_uv = geometry.project(right_abs, K)
+    np.testing.assert_allclose(uv[:15], image_uv[:15], atol=1e-9)
+    assert (np.abs(uv[15:] - image_uv[15:]) > 1.0).all()
+    error = np.linalg.norm(prediction.right_hand.joints[0] - right_abs[0])
+    assert error < 0.01  # metres; the head's 2D alone puts it centimetres off
+
+
+def test_joint_peaks_find_each_maximum_within_a_quarter_cell():
+    from occrobnet_ros.model.tokens import joint_peaks
+
+    grid = torch.arange(16.0)
+    centres = torch.tensor([[3.3, 7.8], [12.6, 1.2]])  # heatmap cells (x, y)
+    maps = torch.exp(
+        -((grid.view(1, 1, -1) - centres[:, 0, None, None]) ** 2
+          + (grid.view(1, -1, 1) - centres[:, 1, None, None]) ** 2) / 2
+    )[None]  # fmt: skip
+    stride = 4.0
+    peaks = joint_peaks(maps, stride)[0]
+    expected = (centres + 0.5) * stride - 0.5
+    assert (peaks - expected).abs().max() <= 0.25 * stride + 1e-6
