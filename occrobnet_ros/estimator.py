@@ -64,6 +64,7 @@ HOST_OUTPUTS = (
     "object_rotation",
     "object_corners_2d",
     "object_corners_rel",
+    "object_translation",
     "object_box_centre",
     "object_box_half_extent",
 )
@@ -512,8 +513,18 @@ def _decode(outputs, i, transform, K, hand_threshold, object_threshold) -> Predi
     if "object_presence" in outputs:
         probability = float(_sigmoid(outputs["object_presence"][i]))
         if probability >= object_threshold:
-            prediction.object = _decode_object(outputs, i, to_image, K, probability)
+            wrist = _reference_wrist(prediction)
+            prediction.object = _decode_object(outputs, i, to_image, K, probability, wrist)
     return prediction
+
+
+def _reference_wrist(prediction: Prediction) -> np.ndarray | None:
+    """The wrist the object translation head is relative to: the right one, else the left
+    (data/targets.py trains it so), or None when no hand was placed."""
+    for hand in (prediction.right_hand, prediction.left_hand):
+        if hand.detected:
+            return hand.joints[0]
+    return None
 
 
 def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstimate | None:
@@ -538,14 +549,21 @@ def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstima
     )
 
 
-def _decode_object(outputs, i, to_image, K, probability) -> ObjectEstimate:
+def _decode_object(outputs, i, to_image, K, probability, wrist=None) -> ObjectEstimate:
+    """The object's pose. Its origin is the placed wrist plus the translation head's offset
+    (KT's relative translation) when a hand was placed, else solved from its 2D box corners.
+    Measured on 22 benchmark frames: 0.30 m median error against 2.7 m for the corner solve,
+    whose 2D corners are still coarse (weights/MODEL_CARD.md)."""
     rotation = outputs["object_rotation"][i].astype(np.float64)
-    corners_2d = geometry.apply_affine(to_image, outputs["object_corners_2d"][i])
-    corners_rel = outputs["object_corners_rel"][i].astype(np.float64)
-    try:
-        origin = geometry.solve_translation(corners_2d, corners_rel, K)
-    except ValueError:
-        return ObjectEstimate()
+    if wrist is not None and "object_translation" in outputs:
+        origin = wrist + outputs["object_translation"][i].astype(np.float64)
+    else:
+        corners_2d = geometry.apply_affine(to_image, outputs["object_corners_2d"][i])
+        corners_rel = outputs["object_corners_rel"][i].astype(np.float64)
+        try:
+            origin = geometry.solve_translation(corners_2d, corners_rel, K)
+        except ValueError:
+            return ObjectEstimate()
     centre = origin + rotation @ outputs["object_box_centre"][i].astype(np.float64)
     if not np.isfinite(centre).all() or centre[2] <= 0:
         return ObjectEstimate()

@@ -237,3 +237,26 @@ def test_joint_peaks_find_each_maximum_within_a_quarter_cell():
     peaks = joint_peaks(maps, stride)[0]
     expected = (centres + 0.5) * stride - 0.5
     assert (peaks - expected).abs().max() <= 0.25 * stride + 1e-6
+
+
+def test_object_is_placed_from_the_wrist_and_the_relative_translation():
+    """With a placed hand, the object origin is that wrist plus the translation head's offset
+    (the 2D corners are ignored: here they are 40 px off); without one, the corner solve."""
+    rng = np.random.default_rng(5)
+    right_rel, right_abs = _hand(rng, np.array([0.05, 0.0, 0.5]))
+    R = geometry.rotvec_to_matrix(np.array([0.1, 0.4, -0.3]))
+    obj = (R, np.array([0.1, 0.05, 0.55]), np.array([0.0, 0.0, 0.01]), np.full(3, 0.04))
+    transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
+    outputs = _outputs_for(right_abs, right_rel, right_abs, right_rel, obj, transform)
+    outputs["object_translation"] = (obj[1] - right_abs[0])[None]
+    outputs["object_corners_2d"] = outputs["object_corners_2d"] + 40.0
+    expected = R @ obj[2] + obj[1]
+
+    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    assert prediction.right_hand.detected
+    np.testing.assert_allclose(prediction.object.translation, expected, atol=1e-9)
+
+    outputs["hand_presence"] = np.array([[-5.0, -5.0]])  # no hand: the corner solve
+    alone = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    assert alone.object.detected
+    assert np.linalg.norm(alone.object.translation - expected) > 0.01
