@@ -7,9 +7,11 @@
 Per frame: choose the crop (crop_policy: the previous frame's hands and object, or the whole
 image letterboxed), warp it to the network's square input, run OccRobNet, and decode:
 2D keypoints back to image pixels (a joint's heatmap peak where that peak is confident,
-else the 2D head's regression), and the absolute position of each hand and of the object
-solved by least squares from their 2D keypoints, their root-relative 3D points and K
-(DESIGN.md section 4.8). Optional One-Euro smoothing for teleoperation.
+else the 2D head's regression), the absolute position of each hand solved by least squares
+from its 2D keypoints, its root-relative 3D points and K (DESIGN.md section 4.8), and the
+object's at the placed wrist plus the network's relative translation (KT's; from its 2D box
+corners the same way when no hand was placed). Optional One-Euro smoothing for
+teleoperation.
 
 Speed (docs/performance.md has the measurements):
 
