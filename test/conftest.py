@@ -7,3 +7,6 @@ from ros_process import isolated_ros_env
 # rclpy reads these when a test calls rclpy.init(); set them before any test runs.
 for _key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE"):
     os.environ[_key] = isolated_ros_env()[_key]
+
+# Fixtures shared by several test modules.
+from train_fixtures import model_yaml  # noqa: E402, F401

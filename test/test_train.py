@@ -2,39 +2,15 @@
 with exactly the losses of an uninterrupted run."""
 
 import csv
-import json
 
 import cv2
 import pytest
 import torch
 
 from occrobnet_ros import cli
-from occrobnet_ros.model import OccRobNetConfig, load_model
+from occrobnet_ros.model import load_model
 
-TINY = {
-    "name": "test_tiny",
-    "input_size": 64,
-    "heatmap_size": 16,
-    "backbone": "resnet18",
-    "fpn_channels": 16,
-    "fpn_levels": [2, 3, 4],
-    "hidden_dim": 32,
-    "num_heads": 2,
-    "ffn_dim": 32,
-    "enc_layers": 1,
-    "dec_layers": 2,
-    "num_keypoint_tokens": 12,
-    "num_object_tokens": 6,
-    "pos_dim": 8,
-}
 STEPS = 4
-
-
-@pytest.fixture(scope="module")
-def model_yaml(tmp_path_factory):
-    path = tmp_path_factory.mktemp("config") / "tiny.json"  # JSON is YAML
-    path.write_text(json.dumps(OccRobNetConfig(**TINY).to_dict()))
-    return path
 
 
 def train(out, *extra):

@@ -17,31 +17,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from test_data_readers import write_h2o3d, write_ho3d, write_interhand
+from train_fixtures import TINY
 
 from occrobnet_ros import cli
 from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import RecordDataset
 from occrobnet_ros.data.record import open_dataset
-from occrobnet_ros.model import OccRobNetConfig, load_model
+from occrobnet_ros.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}
-TINY = {
-    "name": "test_tiny",
-    "input_size": 64,
-    "heatmap_size": 16,
-    "backbone": "resnet18",
-    "fpn_channels": 16,
-    "fpn_levels": [2, 3, 4],
-    "hidden_dim": 32,
-    "num_heads": 2,
-    "ffn_dim": 32,
-    "enc_layers": 1,
-    "dec_layers": 2,
-    "num_keypoint_tokens": 12,
-    "num_object_tokens": 6,
-    "pos_dim": 8,
-}
 SIZE = TINY["input_size"]
 FLIP = AugmentConfig(flip_probability=1.0)
 DDP_TIMEOUT_S = 180
@@ -54,13 +39,6 @@ def roots(tmp_path_factory):
     for name, write in WRITERS.items():
         write(base / name)
     return {name: base / name for name in WRITERS}
-
-
-@pytest.fixture(scope="module")
-def model_yaml(tmp_path_factory):
-    path = tmp_path_factory.mktemp("config") / "tiny.json"  # JSON is YAML
-    path.write_text(json.dumps(OccRobNetConfig(**TINY).to_dict()))
-    return path
 
 
 def train_arguments(dataset, root, out, *extra, steps=4):
