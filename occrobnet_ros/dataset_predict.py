@@ -160,16 +160,12 @@ class _Frames(Dataset):
         return record.image, record.K, without_pixels(record)
 
 
-def _as_list(batch: list) -> list:
-    return batch
-
-
 def _predictions(
     estimator: Estimator, frames: _Frames, batch_size: int, workers: int
 ) -> Iterator[tuple[Record, Prediction]]:
     """(record, prediction) per frame, in order; batches decoded by the loader's workers."""
     loader = DataLoader(
-        frames, batch_size=batch_size, num_workers=workers, collate_fn=_as_list, shuffle=False
+        frames, batch_size=batch_size, num_workers=workers, collate_fn=list, shuffle=False
     )
     for batch in loader:
         images, Ks, records = zip(*batch)
