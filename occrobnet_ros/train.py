@@ -45,7 +45,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,6 +116,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="save and stop once this session has trained this long (resume continues)",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="per process")
+    parser.add_argument(
+        "--batch-reuse",
+        type=int,
+        default=1,
+        help="optimizer steps per loaded batch (data echoing: for when frames render slower "
+        "than the GPU trains; 1: every step a new batch)",
+    )
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--backbone-lr-scale", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)
@@ -157,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     elif not args.out:
         raise SystemExit("occrobnet train: give --out DIR, the run directory")
     args.steps = args.steps or DEFAULT_STEPS
+    if args.batch_reuse < 1:
+        raise SystemExit("occrobnet train: --batch-reuse must be 1 or more")
     problem = dataset_problem(args)
     if problem:
         print(f"occrobnet train: {problem}", file=sys.stderr)
@@ -181,7 +190,7 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "resume",
         "log_every",
     )
-    merged = {**saved, **{key: getattr(args, key) for key in keep}}
+    merged = {"batch_reuse": 1, **saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
     if args.steps:
         merged["steps"] = args.steps
@@ -440,12 +449,14 @@ class Trainer:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
     def loader(self) -> DataLoader:
-        """The batches of steps ``self.step`` .. ``steps - 1``, in order."""
+        """The batches of steps ``self.step`` .. ``steps - 1``, in order (one per
+        ``--batch-reuse`` steps)."""
         args, world = self.args, self.dist.world_size
         per_step = args.batch_size * world
-        total = args.steps * per_step
+        reuse = args.batch_reuse
+        total = math.ceil(args.steps / reuse) * per_step
         dataset = build_dataset(args, self.config.input_size, total, args.data_start)
-        remaining = Subset(dataset, range(self.step * per_step, total))
+        remaining = Subset(dataset, range(self.step // reuse * per_step, total))
         sampler = None
         if world > 1:
             sampler = DistributedSampler(remaining, world, self.dist.rank, shuffle=False)
@@ -483,7 +494,7 @@ class Trainer:
         bar = tqdm(
             total=args.steps, initial=self.step, disable=not self.dist.is_main, mininterval=5
         )
-        for images, targets in self.loader():
+        for images, targets in self.echoed(self.loader()):
             lr = learning_rate(self.step, args)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
@@ -516,6 +527,17 @@ class Trainer:
                     tqdm.write(f"time limit reached: saved step {self.step}; --resume continues")
                 break
         bar.close()
+
+    def echoed(self, batches: Iterable) -> Iterator:
+        """Each batch ``--batch-reuse`` times in a row (a resumed run skips the repeats its
+        first batch already had), so that step k always trains on batch k // reuse."""
+        repeats = self.args.batch_reuse - self.step % self.args.batch_reuse
+        for batch in batches:
+            for _ in range(repeats):
+                if self.step >= self.args.steps:  # the last batch may have steps to spare
+                    return
+                yield batch
+            repeats = self.args.batch_reuse
 
     def agree(self, flag: bool) -> bool:
         """Rank 0's ``flag`` on every rank (no communication when the deadline is off)."""

@@ -12,8 +12,9 @@
 #      log.csv, val.csv and config.json. --time-limit-minutes stops and saves the run if the
 #      probe was optimistic.
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
-# BATCH, LR, PYTHON, WORKERS; STEPS skips the probe; LIMIT_MARGIN (s, default 45) is how far
-# past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
+# BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
+# GT_TOKENS (--gt-token-fraction) and INIT (start from these weights: --init); STEPS skips the
+# probe; LIMIT_MARGIN (s, default 45) is how far past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [TRAIN_SECONDS]}
@@ -28,8 +29,11 @@ mkdir -p "$OUT" "$RUN"
 rm -rf "$RUN/probe" "$RUN/main"
 
 ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-size "$BATCH"
-    --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05 --gt-token-fraction 0.25
-    --empty-fraction 0.05 --seed 0 --workers "$WORKERS" --device "${DEVICE:-cuda}")
+    --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05
+    --empty-fraction 0.05 --seed "${SEED:-0}" --workers "$WORKERS" --device "${DEVICE:-cuda}"
+    --batch-reuse "${REUSE:-1}" --data-start "${DATA_START:-0}"
+    --gt-token-fraction "${GT_TOKENS:-0.25}")
+[[ -n "${INIT:-}" ]] && ARGS+=(--init "$INIT")
 
 if [[ -z "${STEPS:-}" ]]; then
     echo "== probe: $BATCH per step, $WORKERS workers"

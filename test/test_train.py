@@ -115,3 +115,39 @@ def test_dataloader_workers_render_after_the_parent_did(tmp_path, model_yaml):
     finally:
         cv2.setNumThreads(threads)
     assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1, 2]
+
+
+def test_batch_reuse_trains_each_batch_for_that_many_steps():
+    """Data echoing: step k trains on batch k // reuse, also when a run resumes mid-batch."""
+    from types import SimpleNamespace
+
+    from occrobnet_ros.train import Trainer
+
+    def steps(reuse, resumed_at, total=100):
+        args = SimpleNamespace(batch_reuse=reuse, steps=total)
+        trainer = SimpleNamespace(args=args, step=resumed_at)
+        batches = []
+        for batch in Trainer.echoed(trainer, iter("abc")):
+            batches.append(batch)
+            trainer.step += 1
+        return batches
+
+    assert steps(1, 0) == ["a", "b", "c"]
+    assert steps(3, 0) == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    # Resumed at step 4 of a reuse-3 run: the loader restarts at batch 4 // 3 = 1 ("b" here),
+    # which has one of its three steps behind it.
+    assert steps(3, 4) == ["a"] * 2 + ["b"] * 3 + ["c"] * 3
+    # 8 steps at reuse 3 load 3 batches and leave the last one's third step unused.
+    assert steps(3, 0, total=8) == ["a"] * 3 + ["b"] * 3 + ["c"] * 2
+
+
+def test_batch_reuse_resumes_with_the_same_losses(tmp_path, model_yaml):
+    full, parts = tmp_path / "full", tmp_path / "parts"
+    train(full, "--model", str(model_yaml), "--batch-reuse", "2")
+    train(parts, "--model", str(model_yaml), "--batch-reuse", "2", "--stop-at", "1")
+    train(parts, "--resume", str(parts))
+    expected, resumed = read_csv(full / "log.csv"), read_csv(parts / "log.csv")
+    assert [row["step"] for row in resumed] == ["1", "2", "3", "4"]
+    assert [row["step"] for row in expected] == ["1", "2", "3", "4"]
+    for got, want in zip(resumed, expected):
+        assert float(got["total"]) == pytest.approx(float(want["total"]), rel=1e-5)
