@@ -3,8 +3,10 @@
 #
 #   scripts/train_gpu.sh OUT [SECONDS]      stage 1, on one CUDA GPU (the model card gives the
 #                                           exact call); OUT/occrobnet_tiny_synthetic.safetensors
-#   scripts/train_embedded.sh cpu INIT      stage 2: continue from INIT on this machine's CPU, in
-#                                           the background (runs/embedded)
+#   scripts/train_embedded.sh cpu INIT      a CPU stage: continue from INIT on this machine's CPU,
+#                                           in the background (runs/embedded); STEPS, LR,
+#                                           DATA_START, SEED and MINUTES override the stage-2
+#                                           settings (the model card lists each stage's call)
 #   scripts/train_embedded.sh resume N      continue that run (same code snapshot) with its
 #                                           schedule stretched to N steps
 #   scripts/train_embedded.sh export        copy its latest checkpoint to weights/ in float16 and
@@ -38,13 +40,14 @@ cpu)
     rm -rf "$RUN/code/occrobnet_ros"
     cp -r occrobnet_ros "$RUN/code/"
     export PYTHONPATH="$PWD/$RUN/code"
-    # Frames from 200,000 on: none of them was seen in stage 1 (83,200 frames).
+    # Stage 2 read frames from 200,000 on: none of them was seen in stage 1 (83,200 frames).
     nohup .venv/bin/python -m occrobnet_ros.cli train --init "$INIT" --dataset synthetic \
-        --out "$RUN" --steps 3500 --batch-size 16 --lr 8e-5 --backbone-lr-scale 1.0 \
-        --warmup-steps 50 --final-lr-fraction 0.05 --gt-token-fraction 0 \
-        --empty-fraction 0.05 --data-start 200000 --seed 1 --workers 1 --threads 2 \
-        --checkpoint-minutes 5 --checkpoint-every 250 --val-every 250 --val-size 64 \
-        --time-limit-minutes 100 > "$RUN/train.log" 2>&1 &
+        --out "$RUN" --steps "${STEPS:-3500}" --batch-size 16 --lr "${LR:-8e-5}" \
+        --backbone-lr-scale 1.0 --warmup-steps 50 --final-lr-fraction 0.05 \
+        --gt-token-fraction 0 --empty-fraction 0.05 --data-start "${DATA_START:-200000}" \
+        --seed "${SEED:-1}" --workers 1 --threads 2 --checkpoint-minutes 5 \
+        --checkpoint-every 250 --val-every 250 --val-size 64 \
+        --time-limit-minutes "${MINUTES:-100}" > "$RUN/train.log" 2>&1 &
     echo "training in the background, pid $!; follow $RUN/train.log and $RUN/val.csv"
     ;;
 *)

@@ -217,6 +217,7 @@ class PoseNode(LifecycleNode):
                 checkpoint=settings.checkpoint or None,
                 device=settings.device,
                 precision=settings.precision,
+                compile_model=settings.compile_model,
                 roi_tracking=settings.roi_tracking,
                 smoothing=settings.smoothing,
                 smoothing_min_cutoff=settings.smoothing_min_cutoff,

@@ -85,6 +85,11 @@ SPECS: dict[str, Spec] = {
         live=False,
         choices=("fp32", "bf16", "fp16"),
     ),
+    "compile_model": Spec(
+        False,
+        "torch.compile the network (CUDA: CUDA graphs); the first frames compile, ~1 min.",
+        live=False,
+    ),
     "use_compressed": Spec(
         False, "Subscribe to image/compressed (CompressedImage) instead of image.", live=False
     ),
@@ -154,6 +159,7 @@ class Settings:
     checkpoint: str
     device: str
     precision: str
+    compile_model: bool
     use_compressed: bool
     image_qos: str
     use_projection_matrix: bool
