@@ -138,7 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--empty-fraction",
         type=float,
         default=0.05,
-        help="synthetic frames with no hand and no object (presence negatives)",
+        help="synthetic frames with no hand and no object (presence negatives; 30 %% of them "
+        "raw noise, a flat colour or a gradient)",
     )
     parser.add_argument("--workers", type=int, default=1, help="DataLoader processes")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")

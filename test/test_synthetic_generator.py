@@ -165,13 +165,32 @@ def test_empty_frames_have_no_hand_and_no_object_and_train_on_the_full_frame():
     assert empty.scene == synthetic.EMPTY_SCENE
     assert not empty.hand_valid.any() and not empty.object_valid
     assert not empty.hand_mask.any() and not empty.object_mask.any()
-    assert not empty.joint_visible.any() and empty.image.std() > 0  # a textured background
+    assert not empty.joint_visible.any() and empty.image.std() > 0  # not a black frame
     sample, crop, _ = augment(np.random.default_rng(0), empty, 64, AugmentConfig())
     image, targets = make_example(sample, crop, 64)
     assert not targets["hand_valid"].any() and not targets["joint_valid"].any()
     assert not bool(targets["object_valid"])
     assert all(bool(value.float().isfinite().all()) for value in targets.values())
     assert image.shape == (3, 64, 64)
+
+
+def test_some_empty_frames_are_raw_noise_or_flat_like_a_broken_or_capped_camera():
+    """Presence negatives that no cluttered scene resembles: uniform noise (its neighbouring
+    pixels differ by ~85 grey levels on average) and flat colours (by 0)."""
+    config = replace(SMALL, empty_probability=1.0, degenerate_probability=1.0)
+    roughness = []
+    for seed in range(12):
+        sample = generate_sample(seed, config)
+        assert sample.scene == synthetic.EMPTY_SCENE and not sample.hand_valid.any()
+        assert sample.image.shape == (SMALL.height, SMALL.width, 3)
+        assert sample.image.dtype == np.uint8
+        assert generate_sample(seed, config).image.tobytes() == sample.image.tobytes()
+        roughness.append(np.abs(np.diff(sample.image.astype(float), axis=1)).mean())
+    assert max(roughness) > 60 and min(roughness) < 1
+    cluttered = replace(config, degenerate_probability=0.0)
+    for seed in range(12):
+        image = generate_sample(seed, cluttered).image.astype(float)
+        assert 1 < np.abs(np.diff(image, axis=1)).mean() < 30
 
 
 def test_empty_frames_off_leave_the_layout_draws_of_every_seed_unchanged():

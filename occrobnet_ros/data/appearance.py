@@ -71,6 +71,25 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return cv2.addWeighted(image, 1.0, texture, amplitude, 0.0, dtype=cv2.CV_8U)
 
 
+def degenerate_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """What a camera sends when nothing is in view or something is wrong ``[H, W, 3]`` uint8:
+    per-pixel noise (colour or grey, a lens cap with gain up, a broken stream), a flat
+    colour, or a smooth gradient. Empty training frames show these sometimes, so that such
+    inputs, which no cluttered scene resembles, are negatives for hand and object presence."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        channels = 3 if rng.random() < 0.5 else 1
+        noise = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+        return np.repeat(noise, 3 // channels, axis=2)
+    if kind == 1:
+        return np.broadcast_to(random_colour(rng).astype(np.uint8), (height, width, 3)).copy()
+    ramp = np.linspace(0.0, 1.0, width if rng.random() < 0.5 else height, dtype=np.float32)
+    ramp = ramp[None, :, None] if ramp.size == width else ramp[:, None, None]
+    start, end = random_colour(rng), random_colour(rng)
+    image = start + (end - start) * ramp
+    return np.broadcast_to(image, (height, width, 3)).astype(np.uint8)
+
+
 def _draw_clutter(rng: np.random.Generator, image: np.ndarray) -> None:
     height, width = image.shape[:2]
     colour = random_colour(rng).tolist()

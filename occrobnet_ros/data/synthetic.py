@@ -42,7 +42,8 @@ API
   present hands' joints that are not visible (``OCCLUSION_BUCKETS`` thresholds), counting
   joints hidden by the object, the other hand, the hand itself, or outside the image.
 - ``scene`` str: ``"one_hand"``, ``"two_hands"`` or ``"interacting"`` (``"empty"``: no hand
-  and no object, only with ``empty_probability`` > 0); ``seed`` int.
+  and no object, only with ``empty_probability`` > 0: a cluttered background, or, for
+  ``degenerate_probability`` of them, raw noise, a flat colour or a gradient); ``seed`` int.
 
 Visibility: a joint is visible when it projects inside the image, the pixel it falls in shows
 its own hand, and the rendered depth there is no nearer than the joint's own surface (its depth
@@ -104,6 +105,9 @@ class SyntheticConfig:
     # object presence. 0 by default so that the benchmark split's frames never change;
     # training turns it on (train.py --empty-fraction).
     empty_probability: float = 0.0
+    # Of those, the share whose background is noise, a flat colour or a gradient
+    # (appearance.degenerate_background) instead of a cluttered scene.
+    degenerate_probability: float = 0.3
 
     @property
     def K(self) -> np.ndarray:
@@ -176,6 +180,12 @@ def generate_sample(seed: int, config: SyntheticConfig | None = None) -> Sample:
     else:
         kind, hands, obj = _layout(rng, config)
     K = config.K
+    if kind == EMPTY_SCENE and rng.random() < config.degenerate_probability:
+        # The camera's own output (no exposure, blur or sensor model on top): raw noise stays
+        # raw, as a real one arrives.
+        image = appearance.degenerate_background(rng, config.height, config.width)
+        canvas = render.Canvas(K, image)
+        return _ground_truth(seed, kind, image, canvas, hands, obj, config)
     canvas = render.Canvas(K, appearance.background(rng, config.height, config.width))
     light = _sample_light(rng)
     skin = appearance.skin_albedo(rng)

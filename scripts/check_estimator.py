@@ -1,0 +1,114 @@
+"""What the node would report with a checkpoint: presence and absolute positions.
+
+    python scripts/check_estimator.py weights/occrobnet_tiny_synthetic.safetensors
+
+The synthetic benchmark (``occrobnet_ros.benchmark``) scores root-relative poses on crops
+around the true hands. This script runs the estimator the way the node does (whole frame,
+then ROI tracking; default thresholds) and prints, as JSON, the figures of the model card's
+"Presence" and "Limits" sections:
+
+- presence probabilities on blank (grey, black, white) and uniform-noise 640x480 images;
+- how many of 20 empty synthetic frames (background only) report a hand;
+- on the first 40 benchmark frames, each fed 3 times so that ROI tracking locks on: hands and
+  objects detected, and the wrist and object-centre position errors (metres, median and 90th
+  percentile, camera frame).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
+
+from occrobnet_ros.data.synthetic import (  # noqa: E402
+    SyntheticConfig,
+    benchmark_seeds,
+    generate_sample,
+    training_seeds,
+)
+from occrobnet_ros.estimator import Estimator  # noqa: E402
+from occrobnet_ros.skeleton import NUM_JOINTS  # noqa: E402
+
+K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
+EMPTY_FRAMES = 20
+TRACKED_FRAMES = 40
+FEEDS = 3  # the first frame searches the whole image, the next ones crop around its answer
+
+
+def blank_images() -> dict[str, np.ndarray]:
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    return {
+        "grey": np.full((480, 640, 3), 128, np.uint8),
+        "black": np.zeros((480, 640, 3), np.uint8),
+        "white": np.full((480, 640, 3), 255, np.uint8),
+        "noise": noise,
+    }
+
+
+def presence(estimator: Estimator) -> dict:
+    report = {}
+    for name, image in blank_images().items():
+        estimator.reset()
+        p = estimator.predict(image, K)
+        report[name] = {
+            "right": round(p.right_hand.confidence, 2),
+            "left": round(p.left_hand.confidence, 2),
+            "object": round(p.object.confidence, 2),
+        }
+    empty = SyntheticConfig(empty_probability=1.0)
+    with_hand = 0
+    for seed in training_seeds(EMPTY_FRAMES, start=5_000_000):
+        sample = generate_sample(int(seed), empty)
+        estimator.reset()
+        p = estimator.predict(sample.image, sample.K)
+        with_hand += int(p.right_hand.detected or p.left_hand.detected)
+    report["empty_frames_reporting_a_hand"] = f"{with_hand} of {EMPTY_FRAMES}"
+    return report
+
+
+def positions(estimator: Estimator) -> dict:
+    wrist_errors, object_errors = [], []
+    hands = objects = hands_found = objects_found = 0
+    for seed in benchmark_seeds()[:TRACKED_FRAMES]:
+        sample = generate_sample(int(seed))
+        estimator.reset()
+        for _ in range(FEEDS):
+            p = estimator.predict(sample.image, sample.K)
+        for index, hand in enumerate(p.hands):  # (right, left), as sample.hand_valid
+            if sample.hand_valid[index]:
+                hands += 1
+                if hand.detected:
+                    hands_found += 1
+                    true_wrist = sample.joints_3d[index * NUM_JOINTS]
+                    wrist_errors.append(np.linalg.norm(hand.joints[0] - true_wrist))
+        if sample.object_valid:
+            objects += 1
+            if p.object.detected:
+                objects_found += 1
+                true_centre = sample.object_corners_3d.mean(axis=0)
+                object_errors.append(np.linalg.norm(p.object.translation - true_centre))
+    return {
+        "hands_detected": f"{hands_found} of {hands}",
+        "objects_detected": f"{objects_found} of {objects}",
+        "wrist_error_m_median_p90": _median_p90(wrist_errors),
+        "object_error_m_median_p90": _median_p90(object_errors),
+    }
+
+
+def _median_p90(values: list[float]) -> list[float] | None:
+    if not values:
+        return None
+    return [round(float(np.median(values)), 3), round(float(np.percentile(values, 90)), 3)]
+
+
+def main(checkpoint: str) -> None:
+    estimator = Estimator(checkpoint, device="cpu")
+    print(json.dumps({**presence(estimator), **positions(estimator)}, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    main(sys.argv[1])
