@@ -8,6 +8,8 @@ Keypoint Transformer evaluates with the annotated box) and reports, in the units
 - root-relative MPJPE per hand, of visible and of occluded joints, and MRRPE (mm; every mean
   over joint instances, metrics.hand_pose_errors) and the AUC of the root-relative joint
   errors over 0-50 mm (HO-3D's thresholds);
+- PA-MPJPE (mm): the joint error after each hand is aligned to its ground truth by rotation,
+  scale and translation (HO-3D's Procrustes), i.e. the articulation error alone;
 - the object translation error and MSSD (cm; the box corners as the model's vertices, the
   generator's symmetry), both relative to the reference wrist of data/targets.py, as KT's.
 
@@ -18,6 +20,7 @@ mean left-minus-right root offset, the mean object translation and the mean obje
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterable
 
@@ -30,7 +33,7 @@ from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import SyntheticDataset
 from occrobnet_ros.data.synthetic import benchmark_seeds, training_seeds
 from occrobnet_ros.data.targets import collate
-from occrobnet_ros.skeleton import LEFT, NUM_JOINTS
+from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, hand_slice
 
 AUC_MAX_MM = 50.0
 LEFT_HAND = slice(LEFT * NUM_JOINTS, (LEFT + 1) * NUM_JOINTS)
@@ -155,8 +158,23 @@ def pose_metrics(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dict
     errors_mm = metrics.root_relative_errors(pred_joints, gt_joints) * metrics.M_TO_MM
     flat_valid = valid.reshape(-1, 1)
     report["auc_0_50mm"] = metrics.auc(errors_mm.reshape(-1, 1), AUC_MAX_MM, valid=flat_valid)
+    report["pa_mpjpe_mm"] = procrustes_mpjpe_mm(pred_joints, gt_joints, valid)
     report.update(object_metrics(pred, gt))
     return {key: round(float(value), 3) for key, value in report.items()}
+
+
+def procrustes_mpjpe_mm(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> float:
+    """PA-MPJPE: the joint error left after each predicted hand is rotated, scaled and moved
+    onto its ground truth (HO-3D's alignment), over the hands whose 21 joints are all valid.
+    What it leaves out of the MPJPE is global orientation and size: the articulation error."""
+    errors = []
+    for hand in range(NUM_HANDS):
+        part = hand_slice(hand)
+        rows = valid[:, part].all(axis=1)
+        if rows.any():
+            aligned = metrics.align_procrustes(pred[rows][:, part], gt[rows][:, part])
+            errors.append(metrics.joint_errors(aligned, gt[rows][:, part]).ravel())
+    return float(np.mean(np.concatenate(errors))) * metrics.M_TO_MM if errors else math.nan
 
 
 def object_metrics(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dict[str, float]:

@@ -20,9 +20,23 @@ def perfect(gt):
 
 def test_the_ground_truth_scores_zero(gt):
     report = pose_metrics(perfect(gt), gt)
-    for key in ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm"):
+    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm"):
         assert report[key] == pytest.approx(0.0, abs=1e-3), key
     assert report["auc_0_50mm"] == pytest.approx(1.0)
+
+
+def test_pa_mpjpe_ignores_a_hand_s_global_rotation_and_size_but_not_its_articulation(gt):
+    from scipy.spatial.transform import Rotation
+
+    prediction = perfect(gt)
+    right = prediction["joints_3d"][:, :21]
+    turn = Rotation.from_euler("z", 40, degrees=True).as_matrix()
+    prediction["joints_3d"][:, :21] = 1.2 * (right - right[:, :1]) @ turn.T + right[:, :1]
+    report = pose_metrics(prediction, gt)
+    assert report["mpjpe_right_mm"] > 10.0
+    assert report["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-3)
+    prediction["joints_3d"][:, 8] += [0.0, 0.0, 0.02]  # the right index tip bends 2 cm
+    assert pose_metrics(prediction, gt)["pa_mpjpe_mm"] > 0.1
 
 
 def test_errors_are_in_the_reported_units(gt):
