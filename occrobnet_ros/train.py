@@ -1,7 +1,8 @@
 """``occrobnet train``: train OccRobNet (one process, or one per GPU under torchrun).
 
     occrobnet train --model config/model/occrobnet_r50.yaml --dataset ho3d \\
-        --data-root DIR --out runs/NAME [--split train] [--val-split SPLIT] [--steps N] \\
+        --data-root DIR --out runs/NAME [--split train] [--val-split SPLIT | --val-sequences
+        SEQ ...] [--steps N] \\
         [--batch-size B] [--lr LR] [--seed S] [--init CKPT.safetensors]
     occrobnet train --resume runs/NAME [--steps N]
     torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
@@ -31,7 +32,8 @@ Data: step k of a run reads the training positions ``data_start + k * B ... + B 
 ``--split`` in a new order every epoch, drawn from ``--seed``. Both are augmented (flips only
 where a mirror image is still valid: not HO-3D's or H2O-3D's objects) unless ``--no-augment``.
 Validation uses plain ROI crops of held-out seeds (synthetic) or of ``--val-size`` frames spread
-over ``--val-split`` (default ``--split``: not held out); splits that annotate only the wrists
+over ``--val-split`` (default ``--split``: not held out), or over ``--val-sequences``, whole
+sequences of ``--split`` left out of training; splits that annotate only the wrists
 are not validated on. Under torchrun every rank reads its own slice (DistributedSampler), the
 gradient is all-reduced by DistributedDataParallel and only rank 0 writes files.
 """
@@ -57,7 +59,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from occrobnet_ros.data.augment import AugmentConfig
-from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset
+from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset, split_sequences
 from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.data.targets import collate
@@ -100,6 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="train", help="the split to train on")
     parser.add_argument(
         "--val-split", help="the split to validate on (default: --split, not held out)"
+    )
+    parser.add_argument(
+        "--val-sequences",
+        nargs="+",
+        metavar="SEQ",
+        help="hold these sequences of --split out of training and validate on them",
     )
     parser.add_argument("--out", help="run directory (with --resume: the resumed run's)")
     parser.add_argument("--resume", help="continue the run in this directory")
@@ -191,7 +199,7 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "resume",
         "log_every",
     )
-    merged = {"batch_reuse": 1, **saved, **{key: getattr(args, key) for key in keep}}
+    merged = {"batch_reuse": 1, "val_sequences": None, **saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
     if args.steps:
         merged["steps"] = args.steps
@@ -203,7 +211,11 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
 def dataset_problem(args: argparse.Namespace) -> str | None:
     """Why the dataset options cannot work (the message names the missing path), or None."""
     if args.dataset == "synthetic":
+        if args.val_sequences:
+            return "--val-sequences is for datasets (synthetic validation seeds are held out)"
         return None
+    if args.val_sequences and args.val_split:
+        return "give --val-split or --val-sequences, not both"
     if not args.data_root:
         return f"--dataset {args.dataset} needs --data-root DIR (the dataset's root folder)"
     wrists_only = WRISTS_ONLY_SPLITS.get(args.dataset, ())
@@ -218,6 +230,11 @@ def dataset_problem(args: argparse.Namespace) -> str | None:
             return str(error)
         if len(reader) == 0:
             return f"the {reader.title} {split} split under {args.data_root} has no frames"
+    if args.val_sequences:
+        try:
+            split_sequences(open_reader(args.dataset, args.data_root, args.split), args.val_sequences)
+        except ValueError as error:
+            return str(error)
     return None
 
 
@@ -267,6 +284,8 @@ def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: 
     augmentation = AugmentConfig.none() if args.no_augment else AugmentConfig()
     if args.dataset != "synthetic":
         reader = open_reader(args.dataset, args.data_root, args.split)
+        if args.val_sequences:
+            reader, _ = split_sequences(reader, args.val_sequences)
         return RecordDataset(reader, input_size, augmentation, args.seed, count, start, True)
     seeds = training_seeds(count, TRAIN_SEED_START + start)
     return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
@@ -276,13 +295,20 @@ def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | N
     """A small set for the val.csv metrics (plain ROI crops), or None for no validation.
 
     synthetic: seeds outside training and benchmark. A real dataset: ``--val-size`` frames
-    spread evenly over ``--val-split`` (held out only if that is not the training split).
+    spread evenly over the ``--val-sequences`` (held out of training), else over ``--val-split``
+    (held out only if that is not the training split).
     """
     if args.val_size <= 0:
         return None
     if args.dataset == "synthetic":
         seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
         return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
+    if args.val_sequences:
+        reader = open_reader(args.dataset, args.data_root, args.split)
+        frames = RecordDataset(split_sequences(reader, args.val_sequences)[1], input_size)
+        chosen = np.unique(np.linspace(0, len(frames) - 1, args.val_size).round().astype(int))
+        _tell(f"validating on {len(chosen)} frames of the held-out sequences")
+        return Subset(frames, chosen.tolist())
     split = args.val_split or args.split
     if split in WRISTS_ONLY_SPLITS.get(args.dataset, ()):
         _tell(f"no validation: the {args.dataset} {split} split has no full ground truth")

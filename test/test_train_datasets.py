@@ -2,10 +2,12 @@
 test_data_readers.py's fixtures), the targets they make, resume, and a real 2-process
 DistributedDataParallel run on CPU (gloo)."""
 
+import argparse
 import csv
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,9 +23,10 @@ from train_fixtures import TINY
 
 from occrobnet_ros import cli
 from occrobnet_ros.data.augment import AugmentConfig
-from occrobnet_ros.data.dataset import RecordDataset
+from occrobnet_ros.data.dataset import RecordDataset, split_sequences
 from occrobnet_ros.data.record import open_dataset
 from occrobnet_ros.model import load_model
+from occrobnet_ros.train import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}
@@ -136,6 +139,37 @@ def test_a_missing_or_foreign_data_root_exits_2_naming_the_path(tmp_path, roots,
     assert train(*train_arguments("ho3d", empty, tmp_path / "run", "--model", "x.yaml")) == 2
     assert "has no frames" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written before the data is known good
+
+
+def two_sequence_ho3d(root):
+    """HO-3D's fixture with its sequence ABF10 copied as MC1: 4 frames, 2 sequences."""
+    write_ho3d(root)
+    shutil.copytree(root / "train" / "ABF10", root / "train" / "MC1")
+    names = (root / "train.txt").read_text()
+    (root / "train.txt").write_text(names + names.replace("ABF10", "MC1"))
+    return root
+
+
+def test_val_sequences_are_held_out_of_training_and_validated_on(tmp_path, model_yaml, capsys):
+    root = two_sequence_ho3d(tmp_path / "ho3d")
+    reader = open_dataset("ho3d", root, "train")
+    training, held = split_sequences(reader, ["MC1"])
+    assert {info.sequence for info in training.frames} == {"ABF10"} and len(training) == 2
+    assert {info.sequence for info in held.frames} == {"MC1"} and len(held) == 2
+    assert held.record(0).info.sequence == "MC1"  # records come from the reader, re-indexed
+    arguments = train_arguments("ho3d", root, tmp_path / "run", "--model", model_yaml, steps=2)
+    assert train(*arguments, "--val-sequences", "MC1") == 0
+    assert "held-out sequences" in capsys.readouterr().out
+    assert [row["step"] for row in read_csv(tmp_path / "run" / "val.csv")] == ["2"]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["val_sequences"] == ["MC1"]
+    trained = build_dataset(argparse.Namespace(**saved), SIZE, count=8, start=0)
+    visited = {trained.reader.frames[trained.frame(i)].sequence for i in range(8)}
+    assert visited == {"ABF10"}  # 4 epochs of the training part: never a held-out frame
+    for wrong, words in ((["NOPE"], "no sequence NOPE (its sequences: ABF10, MC1)"),
+                         (["ABF10", "MC1"], "every HO-3D sequence")):
+        assert train(*arguments, "--val-sequences", *wrong) == 2
+        assert words in capsys.readouterr().err
 
 
 # --- what the datasets feed the losses ---------------------------------------------------------

@@ -17,6 +17,11 @@ epochs, each a permutation of all the reader's frames drawn from ``(seed, epoch)
 reader's order, without shuffling). Horizontal flips apply only where a mirrored frame is still
 a frame of the dataset (``FLIPPABLE``): InterHand2.6M's hands, not HO-3D's or H2O-3D's YCB
 objects.
+
+``split_sequences(reader, names)``: the reader's frames outside and inside the named sequences,
+each a ``ReaderSubset`` with the reader's API, to hold whole sequences out for validation
+(``train --val-sequences``): neighbouring frames of one sequence are near-copies, so frames
+drawn from training sequences would measure memory, not generalisation.
 """
 
 from collections.abc import Sequence
@@ -71,6 +76,41 @@ class SyntheticDataset(Dataset):
         sample = generate_sample(seed, self.synthetic)
         rng = np.random.default_rng([seed, self.augment_seed])
         return training_example(sample, rng, self.input_size, self.augmentation)
+
+
+class ReaderSubset:
+    """Some of a reader's frames, with the reader API that ``RecordDataset`` uses."""
+
+    def __init__(self, reader: Any, indices: Sequence[int]) -> None:
+        self.reader, self.indices = reader, [int(i) for i in indices]
+        self.dataset, self.title, self.split = reader.dataset, reader.title, reader.split
+        self.frames = [reader.frames[i] for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def record(self, index: int, **options) -> Any:
+        return self.reader.record(self.indices[index], **options)
+
+
+def split_sequences(reader: Any, names: Sequence[str]) -> tuple[ReaderSubset, ReaderSubset]:
+    """(frames of the other sequences, frames of the ``names`` sequences) of ``reader``.
+
+    Raises ValueError naming the sequences the split lacks, or if nothing would be left to
+    train on."""
+    known = {info.sequence for info in reader.frames}
+    missing = sorted(set(names) - known)
+    if missing:
+        listed = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+        raise ValueError(
+            f"the {reader.title} {reader.split} split has no sequence {', '.join(missing)} "
+            f"(its sequences: {listed})"
+        )
+    held = [i for i, info in enumerate(reader.frames) if info.sequence in set(names)]
+    rest = sorted(set(range(len(reader.frames))) - set(held))
+    if not rest:
+        raise ValueError(f"--val-sequences holds out every {reader.title} sequence")
+    return ReaderSubset(reader, rest), ReaderSubset(reader, held)
 
 
 class RecordDataset(Dataset):
