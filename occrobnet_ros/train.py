@@ -158,6 +158,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="mixed precision on CUDA (bfloat16, or float16 with loss scaling)",
     )
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="inductor",
+        metavar="BACKEND",
+        help="torch.compile the training forward (default backend inductor): on a GPU an "
+        "eager step is bound by kernel launches, not arithmetic (docs/performance.md)",
+    )
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps")
     parser.add_argument("--checkpoint-minutes", type=float, default=8.0)
     parser.add_argument("--val-every", type=int, default=250)
@@ -198,8 +206,9 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "amp",
         "resume",
         "log_every",
+        "compile",
     )
-    merged = {"batch_reuse": 1, "val_sequences": None, **saved, **{key: getattr(args, key) for key in keep}}
+    merged = {"batch_reuse": 1, "val_sequences": None, "compile": None, **saved, **{key: getattr(args, key) for key in keep}}
     merged["out"] = args.resume
     if args.steps:
         merged["steps"] = args.steps
@@ -458,6 +467,8 @@ class Trainer:
             self.step, extra = load_train_state(self.out / STATE, self.optimizer)
             self.elapsed = float(extra.get("elapsed_s", 0.0))
         self.ddp = self.wrap_distributed()
+        # Only the forward is compiled; checkpoints and validation use the plain module.
+        self.network = torch.compile(self.ddp, backend=args.compile) if args.compile else self.ddp
         self.amp_dtype = self.autocast_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
@@ -584,7 +595,7 @@ class Trainer:
         targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
         enabled = self.amp_dtype is not None
         with torch.autocast(self.device.type, self.amp_dtype or torch.float32, enabled=enabled):
-            outputs = self.ddp(images, gt_tokens=targets if use_gt_tokens else None)
+            outputs = self.network(images, gt_tokens=targets if use_gt_tokens else None)
             return compute_losses(outputs, targets, self.config)
 
     def backward(self, total: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,8 @@
 #      probe was optimistic.
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
 # BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
-# GT_TOKENS (--gt-token-fraction) and INIT (start from these weights: --init); STEPS skips the
+# GT_TOKENS (--gt-token-fraction), INIT (start from these weights: --init) and COMPILE=1
+# (--compile: the step is launch-bound on a GPU, see docs/performance.md); STEPS skips the
 # probe; LIMIT_MARGIN (s, default 45) is how far past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,7 @@ ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-s
     --batch-reuse "${REUSE:-1}" --data-start "${DATA_START:-0}"
     --gt-token-fraction "${GT_TOKENS:-0.25}")
 [[ -n "${INIT:-}" ]] && ARGS+=(--init "$INIT")
+[[ -n "${COMPILE:-}" ]] && ARGS+=(--compile)
 
 if [[ -z "${STEPS:-}" ]]; then
     echo "== probe: $BATCH per step, $WORKERS workers"

@@ -151,3 +151,14 @@ def test_batch_reuse_resumes_with_the_same_losses(tmp_path, model_yaml):
     assert [row["step"] for row in expected] == ["1", "2", "3", "4"]
     for got, want in zip(resumed, expected):
         assert float(got["total"]) == pytest.approx(float(want["total"]), rel=1e-5)
+
+
+def test_a_compiled_forward_trains_like_the_eager_one(tmp_path, model_yaml, uninterrupted):
+    """--compile BACKEND: the same losses as eager (aot_eager: traced forward and backward,
+    no code generation, so it runs in seconds on a CPU)."""
+    train(tmp_path, "--model", str(model_yaml), "--compile", "aot_eager")
+    compiled, eager = read_csv(tmp_path / "log.csv"), read_csv(uninterrupted / "log.csv")
+    assert [row["step"] for row in compiled] == [row["step"] for row in eager]
+    for got, want in zip(compiled, eager):
+        assert float(got["total"]) == pytest.approx(float(want["total"]), rel=1e-4)
+    load_model(tmp_path / "checkpoint.safetensors")  # saved from the plain module
