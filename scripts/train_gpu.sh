@@ -15,7 +15,8 @@
 # BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
 # GT_TOKENS (--gt-token-fraction), INIT (start from these weights: --init) and COMPILE=1
 # (--compile: the step is launch-bound on a GPU, see docs/performance.md); STEPS skips the
-# probe; LIMIT_MARGIN (s, default 45) is how far past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
+# probe; LIMIT_MARGIN (s, default 45) is how far past TRAIN_SECONDS the time limit lies.
+# Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [TRAIN_SECONDS]}
