@@ -183,6 +183,11 @@ class Estimator:
             torch.backends.cudnn.benchmark = True  # one input shape: autotune once, reuse
         # The compiled wrapper shares the model's weights; CUDA graphs replay the fixed shape.
         mode = "reduce-overhead" if self.device.type == "cuda" else None
+        if compile_model and self.device.type != "cuda":
+            LOG.warning(
+                "compile_model on the CPU: compiling takes minutes and was not faster than "
+                "eager when measured (docs/performance.md)"
+            )
         self._network = torch.compile(self.model, mode=mode) if compile_model else self.model
         self._staging = _Staging(self.device)
         self.sync_timings = False  # True: wait for the device between stages (benchmarks)
