@@ -8,7 +8,7 @@ then ROI tracking; default thresholds) and prints, as JSON, the figures of the m
 "Presence" and "Limits" sections:
 
 - presence probabilities on blank (grey, black, white) and uniform-noise 640x480 images;
-- how many of 20 empty synthetic frames (background only) report a hand;
+- how many of 20 empty synthetic frames (a cluttered background, nothing else) report a hand;
 - on the first 40 benchmark frames, each fed 3 times so that ROI tracking locks on: hands and
   objects detected, and the wrist and object-centre position errors (metres, median and 90th
   percentile, camera frame).
@@ -57,7 +57,8 @@ def presence(estimator: Estimator) -> dict:
             "left": round(p.left_hand.confidence, 2),
             "object": round(p.object.confidence, 2),
         }
-    empty = SyntheticConfig(empty_probability=1.0)
+    # Cluttered backgrounds only: noise and flat images are the blank_images above.
+    empty = SyntheticConfig(empty_probability=1.0, degenerate_probability=0.0)
     with_hand = 0
     for seed in training_seeds(EMPTY_FRAMES, start=5_000_000):
         sample = generate_sample(int(seed), empty)
