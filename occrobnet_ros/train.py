@@ -208,7 +208,9 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "log_every",
         "compile",
     )
-    merged = {"batch_reuse": 1, "val_sequences": None, "compile": None, **saved, **{key: getattr(args, key) for key in keep}}
+    # Options newer than the run default to off.
+    merged = {"batch_reuse": 1, "val_sequences": None, "compile": None, **saved}
+    merged.update({key: getattr(args, key) for key in keep})
     merged["out"] = args.resume
     if args.steps:
         merged["steps"] = args.steps
@@ -241,7 +243,8 @@ def dataset_problem(args: argparse.Namespace) -> str | None:
             return f"the {reader.title} {split} split under {args.data_root} has no frames"
     if args.val_sequences:
         try:
-            split_sequences(open_reader(args.dataset, args.data_root, args.split), args.val_sequences)
+            reader = open_reader(args.dataset, args.data_root, args.split)
+            split_sequences(reader, args.val_sequences)
         except ValueError as error:
             return str(error)
     return None
