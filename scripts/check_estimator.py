@@ -10,8 +10,10 @@ then ROI tracking; default thresholds) and prints, as JSON, the figures of the m
 - presence probabilities on blank (grey, black, white) and uniform-noise 640x480 images;
 - how many of 20 empty synthetic frames (a cluttered background, nothing else) report a hand;
 - on the first 40 benchmark frames, each fed 3 times so that ROI tracking locks on: hands and
-  objects detected, and the wrist and object-centre position errors (metres, median and 90th
-  percentile, camera frame).
+  objects detected, absent hands reported anyway (the second hand of one-hand frames), and
+  the wrist and object-centre position errors (metres, median and 90th percentile, camera
+  frame);
+- the same frames at other ``hand_threshold`` values: present hands missed, absent reported.
 """
 
 import json
@@ -71,7 +73,7 @@ def presence(estimator: Estimator) -> dict:
 
 def positions(estimator: Estimator) -> dict:
     wrist_errors, object_errors = [], []
-    hands = objects = hands_found = objects_found = 0
+    hands = objects = hands_found = objects_found = absent_hands = phantom_hands = 0
     for seed in benchmark_seeds()[:TRACKED_FRAMES]:
         sample = generate_sample(int(seed))
         estimator.reset()
@@ -84,6 +86,9 @@ def positions(estimator: Estimator) -> dict:
                     hands_found += 1
                     true_wrist = sample.joints_3d[index * NUM_JOINTS]
                     wrist_errors.append(np.linalg.norm(hand.joints[0] - true_wrist))
+            else:
+                absent_hands += 1
+                phantom_hands += int(hand.detected)
         if sample.object_valid:
             objects += 1
             if p.object.detected:
@@ -93,8 +98,33 @@ def positions(estimator: Estimator) -> dict:
     return {
         "hands_detected": f"{hands_found} of {hands}",
         "objects_detected": f"{objects_found} of {objects}",
+        "absent_hands_reported": f"{phantom_hands} of {absent_hands}",
         "wrist_error_m_median_p90": _median_p90(wrist_errors),
         "object_error_m_median_p90": _median_p90(object_errors),
+    }
+
+
+def threshold_sweep(checkpoint: str) -> dict:
+    """Would another ``hand_threshold`` separate present from absent hands? The presence
+    probability of every hand slot over the first 40 benchmark frames (3 feeds each, every
+    hand decoded), and at each threshold the share of present hands missed and of absent
+    hands reported."""
+    estimator = Estimator(checkpoint, device="cpu", hand_threshold=0.0)
+    present, absent = [], []
+    for seed in benchmark_seeds()[:TRACKED_FRAMES]:
+        sample = generate_sample(int(seed))
+        estimator.reset()
+        for _ in range(FEEDS):
+            p = estimator.predict(sample.image, sample.K)
+        for index, hand in enumerate(p.hands):
+            (present if sample.hand_valid[index] else absent).append(hand.confidence)
+    present, absent = np.array(present), np.array(absent)
+    return {
+        f"hand_threshold {t}": {
+            "present_missed": f"{np.mean(present < t):.2f}",
+            "absent_reported": f"{np.mean(absent >= t):.2f}",
+        }
+        for t in (0.5, 0.8, 0.9, 0.95)
     }
 
 
@@ -106,7 +136,8 @@ def _median_p90(values: list[float]) -> list[float] | None:
 
 def main(checkpoint: str) -> None:
     estimator = Estimator(checkpoint, device="cpu")
-    print(json.dumps({**presence(estimator), **positions(estimator)}, indent=1))
+    report = {**presence(estimator), **positions(estimator), **threshold_sweep(checkpoint)}
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
