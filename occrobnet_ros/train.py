@@ -509,8 +509,11 @@ class Trainer:
             collate_fn=collate,
             persistent_workers=False,
             prefetch_factor=4 if args.workers else None,
-            # No worker_init_fn calling cv2.setNumThreads: in a forked worker, after the
-            # parent has used OpenCV's thread pool, it crashes (seen: segfault, or a hang).
+            # Workers start from a clean process, not a fork of this one: a fork inherits
+            # OpenCV's thread pool in whatever state the parent's validation rendering left
+            # it, and rendering in such a worker hung now and then (seen in CI, and as a
+            # segfault or hang when the worker set cv2's thread count).
+            multiprocessing_context="forkserver" if args.workers else None,
             pin_memory=self.device.type == "cuda",
             # Its own generator: creating the iterator must not draw from the global RNG, or
             # a resumed run's dropout would differ from an uninterrupted one's.

@@ -106,8 +106,10 @@ def test_time_limit_saves_the_step_reached_and_resume_finishes(tmp_path, model_y
 
 
 def test_dataloader_workers_render_after_the_parent_did(tmp_path, model_yaml):
-    """GPU training's setting: frames rendered in worker processes forked after the trainer
-    rendered its validation frames with OpenCV (a cv2 thread call in such a worker crashed)."""
+    """GPU training's setting: frames rendered in DataLoader workers started after the trainer
+    rendered its validation frames with OpenCV. A forked worker inherited OpenCV's thread pool
+    and crashed (when it set cv2's thread count) or hung now and then (seen in CI); workers
+    now start from a fork server."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(8)  # as on a 16-core GPU machine: the pool holds threads when forking
     try:
