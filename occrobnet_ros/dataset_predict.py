@@ -165,7 +165,13 @@ def _predictions(
 ) -> Iterator[tuple[Record, Prediction]]:
     """(record, prediction) per frame, in order; batches decoded by the loader's workers."""
     loader = DataLoader(
-        frames, batch_size=batch_size, num_workers=workers, collate_fn=list, shuffle=False
+        frames,
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=list,
+        shuffle=False,
+        # Clean worker processes, not forks of this one (see Trainer.loader in train.py).
+        multiprocessing_context="forkserver" if workers else None,
     )
     for batch in loader:
         images, Ks, records = zip(*batch)

@@ -127,10 +127,11 @@ def test_predictions_are_deterministic_and_in_split_order(tmp_path, checkpoint):
     one = dataset_predict.write_split_files(
         "ho3d", tmp_path / "data", first, checkpoint, batch_size=2, **options
     )
-    # Another batch size and the frames in the other order: each frame's prediction is its own.
+    # Another batch size, the frames in the other order and read by 2 worker processes: each
+    # frame's prediction is its own, in split order.
     (tmp_path / "data" / "train.txt").write_text("ABF10/0001\nABF10/0000\n")
     dataset_predict.write_split_files(
-        "ho3d", tmp_path / "data", again, checkpoint, batch_size=1, **options
+        "ho3d", tmp_path / "data", again, checkpoint, batch_size=1, workers=2, **options
     )
     assert one.num_frames == 2 and one.has_ground_truth
     xyz, reordered = load(first / "pred.json")[0], load(again / "pred.json")[0]
