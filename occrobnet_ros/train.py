@@ -163,8 +163,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="inductor",
         metavar="BACKEND",
-        help="torch.compile the training forward (default backend inductor): on a GPU an "
-        "eager step is bound by kernel launches, not arithmetic (docs/performance.md)",
+        help="torch.compile the training forward (default backend inductor): an eager GPU "
+        "step looked bound by kernel launches (see README)",
     )
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps")
     parser.add_argument("--checkpoint-minutes", type=float, default=8.0)
@@ -317,18 +317,27 @@ def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | N
         return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
     if args.val_sequences:
         reader = open_reader(args.dataset, args.data_root, args.split)
-        frames = RecordDataset(split_sequences(reader, args.val_sequences)[1], input_size)
-        chosen = np.unique(np.linspace(0, len(frames) - 1, args.val_size).round().astype(int))
-        _tell(f"validating on {len(chosen)} frames of the held-out sequences")
-        return Subset(frames, chosen.tolist())
+        held_out = spread(
+            RecordDataset(split_sequences(reader, args.val_sequences)[1], input_size),
+            args.val_size,
+        )
+        _tell(f"validating on {len(held_out)} frames of the held-out sequences")
+        return held_out
     split = args.val_split or args.split
     if split in WRISTS_ONLY_SPLITS.get(args.dataset, ()):
         _tell(f"no validation: the {args.dataset} {split} split has no full ground truth")
         return None
-    frames = RecordDataset(open_reader(args.dataset, args.data_root, split), input_size)
-    chosen = np.unique(np.linspace(0, len(frames) - 1, args.val_size).round().astype(int))
+    frames = spread(
+        RecordDataset(open_reader(args.dataset, args.data_root, split), input_size), args.val_size
+    )
     if split == args.split:
-        _tell(f"validating on {len(chosen)} frames of the training split (not held out)")
+        _tell(f"validating on {len(frames)} frames of the training split (not held out)")
+    return frames
+
+
+def spread(frames: Dataset, count: int) -> Subset:
+    """At most ``count`` of ``frames``, evenly spaced from the first to the last."""
+    chosen = np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int))
     return Subset(frames, chosen.tolist())
 
 

@@ -71,14 +71,21 @@ def presence(estimator: Estimator) -> dict:
     return report
 
 
-def positions(estimator: Estimator) -> dict:
-    wrist_errors, object_errors = [], []
-    hands = objects = hands_found = objects_found = absent_hands = phantom_hands = 0
+def tracked_frames(estimator: Estimator):
+    """(sample, prediction after the last of FEEDS feeds) of the first TRACKED_FRAMES
+    benchmark frames, the estimator reset before each."""
     for seed in benchmark_seeds()[:TRACKED_FRAMES]:
         sample = generate_sample(int(seed))
         estimator.reset()
         for _ in range(FEEDS):
-            p = estimator.predict(sample.image, sample.K)
+            prediction = estimator.predict(sample.image, sample.K)
+        yield sample, prediction
+
+
+def positions(estimator: Estimator) -> dict:
+    wrist_errors, object_errors = [], []
+    hands = objects = hands_found = objects_found = absent_hands = phantom_hands = 0
+    for sample, p in tracked_frames(estimator):
         for index, hand in enumerate(p.hands):  # (right, left), as sample.hand_valid
             if sample.hand_valid[index]:
                 hands += 1
@@ -111,11 +118,7 @@ def threshold_sweep(checkpoint: str) -> dict:
     hands reported."""
     estimator = Estimator(checkpoint, device="cpu", hand_threshold=0.0)
     present, absent = [], []
-    for seed in benchmark_seeds()[:TRACKED_FRAMES]:
-        sample = generate_sample(int(seed))
-        estimator.reset()
-        for _ in range(FEEDS):
-            p = estimator.predict(sample.image, sample.K)
+    for sample, p in tracked_frames(estimator):
         for index, hand in enumerate(p.hands):
             (present if sample.hand_valid[index] else absent).append(hand.confidence)
     present, absent = np.array(present), np.array(absent)

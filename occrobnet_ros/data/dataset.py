@@ -106,8 +106,10 @@ def split_sequences(reader: Any, names: Sequence[str]) -> tuple[ReaderSubset, Re
             f"the {reader.title} {reader.split} split has no sequence {', '.join(missing)} "
             f"(its sequences: {listed})"
         )
-    held = [i for i, info in enumerate(reader.frames) if info.sequence in set(names)]
-    rest = sorted(set(range(len(reader.frames))) - set(held))
+    held_out = set(names)
+    held, rest = [], []
+    for index, info in enumerate(reader.frames):
+        (held if info.sequence in held_out else rest).append(index)
     if not rest:
         raise ValueError(f"--val-sequences holds out every {reader.title} sequence")
     return ReaderSubset(reader, rest), ReaderSubset(reader, held)

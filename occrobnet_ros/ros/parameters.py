@@ -87,7 +87,7 @@ SPECS: dict[str, Spec] = {
     ),
     "compile_model": Spec(
         False,
-        "torch.compile the network (CUDA: CUDA graphs); the first frames compile, ~1 min.",
+        "torch.compile the network (CUDA: CUDA graphs); the first frames wait for it.",
         live=False,
     ),
     "use_compressed": Spec(
