@@ -119,6 +119,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
     parser.add_argument(
+        "--schedule-minutes",
+        type=float,
+        help="a wall-clock schedule: the cosine decay spans this many minutes of training "
+        "and the run ends when they are spent (--steps is then only an upper bound); for a "
+        "fixed time budget whose step time is not known in advance",
+    )
+    parser.add_argument(
         "--time-limit-minutes",
         type=float,
         help="save and stop once this session has trained this long (resume continues)",
@@ -209,7 +216,13 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "compile",
     )
     # Options newer than the run default to off.
-    merged = {"batch_reuse": 1, "val_sequences": None, "compile": None, **saved}
+    merged = {
+        "batch_reuse": 1,
+        "val_sequences": None,
+        "compile": None,
+        "schedule_minutes": None,
+        **saved,
+    }
     merged.update({key: getattr(args, key) for key in keep})
     merged["out"] = args.resume
     if args.steps:
@@ -370,11 +383,15 @@ def parameter_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -
     ]
 
 
-def learning_rate(step: int, args: argparse.Namespace) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr``."""
+def learning_rate(step: int, args: argparse.Namespace, elapsed: float = 0.0) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr``: over the
+    steps, or over ``schedule_minutes`` of training (``elapsed`` seconds so far) if set."""
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
-    progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
+    if getattr(args, "schedule_minutes", None):
+        progress = elapsed / (args.schedule_minutes * 60)
+    else:
+        progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
 
@@ -547,8 +564,10 @@ class Trainer:
         bar = tqdm(
             total=args.steps, initial=self.step, disable=not self.dist.is_main, mininterval=5
         )
+        schedule_end = args.schedule_minutes * 60 if args.schedule_minutes else math.inf
         for images, targets in self.echoed(self.loader()):
-            lr = learning_rate(self.step, args)
+            elapsed = self.agreed_seconds(time.monotonic() - started)
+            lr = learning_rate(self.step, args, elapsed)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
             use_gt_tokens = self.step < gt_token_steps
@@ -558,6 +577,7 @@ class Trainer:
             bar.update(1)
             # Every rank must stop at the same step: rank 0 decides for all under DDP.
             out_of_time = self.agree(time.monotonic() > deadline)
+            schedule_done = elapsed >= schedule_end
             if self.dist.is_main:
                 seconds = time.monotonic() - started
                 # Reading a loss waits for the GPU: only on the steps that log.
@@ -565,9 +585,10 @@ class Trainer:
                     values = {k: float(v.detach()) for k, v in losses.items()}
                     bar.set_postfix(loss=f"{values['total']:.2f}", lr=f"{lr:.1e}", refresh=False)
                     self.log_step(values, lr, float(grad_norm), seconds)
-                if self.step % args.val_every == 0 or self.step == args.steps:
+                finished = self.step == args.steps or schedule_done
+                if self.step % args.val_every == 0 or finished:
                     self.validate(validation, seconds)
-                last_step = self.step in (args.steps, args.stop_at) or out_of_time
+                last_step = finished or self.step == args.stop_at or out_of_time
                 if (
                     last_step
                     or self.step % args.checkpoint_every == 0
@@ -575,7 +596,7 @@ class Trainer:
                 ):
                     self.save(seconds)
                     last_save = time.monotonic()
-            if self.step == args.stop_at or out_of_time:
+            if self.step == args.stop_at or out_of_time or schedule_done:
                 if out_of_time and self.dist.is_main:
                     tqdm.write(f"time limit reached: saved step {self.step}; --resume continues")
                 break
@@ -599,6 +620,15 @@ class Trainer:
         value = torch.tensor([float(flag)], device=self.device)
         torch.distributed.broadcast(value, src=0)
         return bool(value.item())
+
+    def agreed_seconds(self, seconds: float) -> float:
+        """Rank 0's ``seconds`` on every rank: a wall-clock schedule must give every rank the
+        same learning rate (communication only under DDP with --schedule-minutes)."""
+        if self.dist.world_size == 1 or not self.args.schedule_minutes:
+            return seconds
+        value = torch.tensor([seconds], dtype=torch.float64, device=self.device)
+        torch.distributed.broadcast(value, src=0)
+        return float(value.item())
 
     def forward_losses(
         self, images: torch.Tensor, targets: dict[str, torch.Tensor], use_gt_tokens: bool

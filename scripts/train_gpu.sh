@@ -5,18 +5,19 @@
 #
 # Made for a borrowed GPU machine with torch + CUDA + numpy + OpenCV + safetensors and no ROS
 # (and for any CUDA workstation). Steps:
-#   1. a 40-step probe measures the time per step (data rendering on nproc-1 DataLoader workers
-#      or the GPU, whichever is slower), so that
-#   2. the real run's cosine schedule ends inside TRAIN_SECONDS (default 390);
-#   3. its checkpoint is exported to float16 (scripts/export_checkpoint.py) into OUT_DIR, with
-#      log.csv, val.csv and config.json. --time-limit-minutes stops and saves the run if the
-#      probe was optimistic.
+#   1. training with a wall-clock schedule (--schedule-minutes): the cosine decay spans
+#      TRAIN_SECONDS (default 390) of training, whatever the step time turns out to be
+#      (rendering on nproc-1 DataLoader workers or the GPU, whichever is slower), and the run
+#      ends when they are spent; --time-limit-minutes (LIMIT_MARGIN s later) is the backstop;
+#   2. its checkpoint is exported to float16 (scripts/export_checkpoint.py) into OUT_DIR, with
+#      log.csv, val.csv and config.json.
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
 # BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
-# GT_TOKENS (--gt-token-fraction), INIT (start from these weights: --init) and COMPILE=1
-# (--compile: the step is launch-bound on a GPU, see docs/performance.md); STEPS skips the
-# probe; LIMIT_MARGIN (s, default 45) is how far past TRAIN_SECONDS the time limit lies.
-# Everything the run writes stays in $RUN (default /tmp/...).
+# GT_TOKENS (--gt-token-fraction, of MAX_STEPS), INIT (start from these weights: --init),
+# WARMUP (steps, default 100), VAL_EVERY (steps, default 500) and COMPILE=1 (--compile: the
+# step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a fixed N-step
+# schedule instead of the wall-clock one. LIMIT_MARGIN (s, default 45) is how far past
+# TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [TRAIN_SECONDS]}
@@ -28,7 +29,7 @@ WORKERS=${WORKERS:-$(($(nproc) - 1))}
 RUN=${RUN:-/tmp/occrobnet_train_gpu}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUN"
-rm -rf "$RUN/probe" "$RUN/main"
+rm -rf "$RUN/main"
 
 ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-size "$BATCH"
     --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05
@@ -38,22 +39,15 @@ ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-s
 [[ -n "${INIT:-}" ]] && ARGS+=(--init "$INIT")
 [[ -n "${COMPILE:-}" ]] && ARGS+=(--compile)
 
-if [[ -z "${STEPS:-}" ]]; then
-    echo "== probe: $BATCH per step, $WORKERS workers"
-    "$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/probe" --steps 100000 \
-        --stop-at 40 --warmup-steps 40 --val-every 100000 --checkpoint-every 100000 || exit 1
-    STEP_S=$("$PY" - "$RUN/probe/log.csv" <<'PY'
-import csv, sys
-seconds = {int(r["step"]): float(r["seconds"]) for r in csv.DictReader(open(sys.argv[1]))}
-print(f"{(seconds[40] - seconds[10]) / 30:.4f}")
-PY
-    ) || exit 1
-    STEPS=$("$PY" -c "print(int($BUDGET / $STEP_S))")
-    echo "== $STEP_S s per step: $STEPS steps in $BUDGET s"
+if [[ -n "${STEPS:-}" ]]; then
+    SCHEDULE=(--steps "$STEPS" --warmup-steps $((STEPS / 25)) --val-every $((STEPS / 8)))
+else
+    SCHEDULE=(--steps "${MAX_STEPS:-1000000}" --schedule-minutes
+        "$("$PY" -c "print($BUDGET / 60)")" --warmup-steps "${WARMUP:-100}"
+        --val-every "${VAL_EVERY:-500}")
 fi
-
-"$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/main" --steps "$STEPS" \
-    --warmup-steps $((STEPS / 25)) --val-every $((STEPS / 8)) --val-size 64 \
+echo "== $BATCH per step, $WORKERS workers, ${STEPS:-$BUDGET s}"
+"$PY" -m occrobnet_ros.cli train "${ARGS[@]}" --out "$RUN/main" "${SCHEDULE[@]}" --val-size 64 \
     --checkpoint-every 100000 --checkpoint-minutes 1 --log-every 10 \
     --time-limit-minutes "$("$PY" -c "print(($BUDGET + ${LIMIT_MARGIN:-45}) / 60)")" 2>&1 | tr '\r' '\n' |
     grep -v -E "(it/s|s/it)\]$" | tee "$RUN/train.log"

@@ -105,6 +105,42 @@ def test_time_limit_saves_the_step_reached_and_resume_finishes(tmp_path, model_y
     assert [int(row["step"]) for row in read_csv(tmp_path / "log.csv")] == [1, 2, 3, 4]
 
 
+def test_a_wall_clock_schedule_decays_over_its_minutes_and_ends_the_run(tmp_path, model_yaml):
+    """--schedule-minutes: the learning rate follows the time trained, not the step, and the
+    run saves and ends once the minutes are spent (long before --steps here)."""
+    from types import SimpleNamespace
+
+    from occrobnet_ros.train import learning_rate
+
+    args = SimpleNamespace(
+        lr=1.0, warmup_steps=10, steps=10**6, final_lr_fraction=0.1, schedule_minutes=2.0
+    )
+    assert learning_rate(4, args, elapsed=100.0) == pytest.approx(0.5)  # still warming up
+    assert learning_rate(50, args, elapsed=0.0) == pytest.approx(1.0)
+    assert learning_rate(50, args, elapsed=60.0) == pytest.approx(0.55)  # half: cosine mid
+    assert learning_rate(50, args, elapsed=500.0) == pytest.approx(0.1)
+    train(
+        tmp_path,
+        "--model",
+        str(model_yaml),
+        "--steps",
+        "1000",
+        "--schedule-minutes",
+        "0.0001",
+        "--warmup-steps",
+        "0",
+        "--lr",
+        "1e-3",
+        "--final-lr-fraction",
+        "0.1",
+    )
+    rows = read_csv(tmp_path / "log.csv")
+    assert [int(row["step"]) for row in rows] == [1]
+    assert float(rows[0]["lr"]) == pytest.approx(1e-4)
+    assert [int(row["step"]) for row in read_csv(tmp_path / "val.csv")] == [1]
+    load_model(tmp_path / "checkpoint.safetensors")
+
+
 def test_dataloader_workers_render_after_the_parent_did(tmp_path, model_yaml):
     """GPU training's setting: frames rendered in DataLoader workers started after the trainer
     rendered its validation frames with OpenCV. A forked worker inherited OpenCV's thread pool
