@@ -151,7 +151,7 @@ def test_benchmark_split_is_fixed_and_disjoint_from_training():
     assert len(seeds) == 500 and len(np.unique(seeds)) == 500
     np.testing.assert_array_equal(seeds, synthetic.benchmark_seeds())
     train = synthetic.training_seeds(1000)
-    assert train.min() >= synthetic.TRAIN_SEED_START > seeds.max()
+    assert min(train) >= synthetic.TRAIN_SEED_START > seeds.max()
     with pytest.raises(ValueError):
         synthetic.training_seeds(10, start=0)
     assert synthetic.occlusion_bucket(0.0) == "low" and synthetic.occlusion_bucket(1.0) == "high"

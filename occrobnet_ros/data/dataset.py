@@ -62,7 +62,8 @@ class SyntheticDataset(Dataset):
         augmentation: AugmentConfig | None = None,
         augment_seed: int = 0,
     ) -> None:
-        self.seeds = np.asarray(seeds, dtype=np.int64)
+        # A range stays a range (O(1) to pickle to the DataLoader workers).
+        self.seeds = seeds if isinstance(seeds, range) else np.asarray(seeds, dtype=np.int64)
         self.input_size = input_size
         self.synthetic = synthetic or SyntheticConfig()
         self.augmentation = augmentation or AugmentConfig.none()

@@ -20,7 +20,8 @@ API
     ``generate_sample`` over a sequence of seeds.
 ``benchmark_seeds() -> np.ndarray``
     The fixed held-out split: 500 seeds (0..499) rendered with the default config. Training
-    must use ``training_seeds(count)``, which start at ``TRAIN_SEED_START`` (1_000_000).
+    must use ``training_seeds(count)`` (a ``range``), which start at ``TRAIN_SEED_START``
+    (1_000_000).
 
 ``Sample`` fields (camera optical frame, metres; pixels with centres at integers):
 
@@ -156,11 +157,16 @@ def benchmark_seeds() -> np.ndarray:
     return np.arange(BENCHMARK_SIZE, dtype=np.int64)
 
 
-def training_seeds(count: int, start: int = TRAIN_SEED_START) -> np.ndarray:
-    """``count`` training seeds, all at or above ``TRAIN_SEED_START``."""
+def training_seeds(count: int, start: int = TRAIN_SEED_START) -> range:
+    """``count`` training seeds, all at or above ``TRAIN_SEED_START``.
+
+    A ``range``, not an array: a long GPU schedule asks for tens of millions of frames, and
+    every DataLoader worker receives a pickled copy of its dataset's seeds (64 M int64 seeds
+    took ~100 s to reach 15 workers).
+    """
     if start < TRAIN_SEED_START:
         raise ValueError(f"training seeds must be >= {TRAIN_SEED_START} (held-out split)")
-    return np.arange(start, start + count, dtype=np.int64)
+    return range(start, start + count)
 
 
 def iterate(seeds: Iterable[int], config: SyntheticConfig | None = None) -> Iterator[Sample]:
