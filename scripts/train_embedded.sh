@@ -6,7 +6,9 @@
 #   scripts/train_embedded.sh cpu INIT      a CPU stage: continue from INIT on this machine's CPU,
 #                                           in the background (runs/embedded); STEPS, LR,
 #                                           DATA_START, SEED and MINUTES override the stage-2
-#                                           settings (the model card lists each stage's call)
+#                                           settings (the model card lists each stage's call);
+#                                           SCHEDULE_MINUTES=M: a wall-clock schedule of M
+#                                           minutes (--schedule-minutes) instead of STEPS
 #   scripts/train_embedded.sh resume N      continue that run (same code snapshot) with its
 #                                           schedule stretched to N steps
 #   scripts/train_embedded.sh export        copy its latest checkpoint to weights/ in float16 and
@@ -40,9 +42,14 @@ cpu)
     rm -rf "$RUN/code/occrobnet_ros"
     cp -r occrobnet_ros "$RUN/code/"
     export PYTHONPATH="$PWD/$RUN/code"
+    SCHEDULE=(--steps "${STEPS:-3500}")
+    if [[ -n "${SCHEDULE_MINUTES:-}" ]]; then
+        SCHEDULE=(--steps 1000000 --schedule-minutes "$SCHEDULE_MINUTES")
+        MINUTES=${MINUTES:-$(python3 -c "print($SCHEDULE_MINUTES + 5)")}
+    fi
     # Stage 2 read frames from 200,000 on: none of them was seen in stage 1 (83,200 frames).
     nohup .venv/bin/python -m occrobnet_ros.cli train --init "$INIT" --dataset synthetic \
-        --out "$RUN" --steps "${STEPS:-3500}" --batch-size 16 --lr "${LR:-8e-5}" \
+        --out "$RUN" "${SCHEDULE[@]}" --batch-size 16 --lr "${LR:-8e-5}" \
         --backbone-lr-scale 1.0 --warmup-steps 50 --final-lr-fraction 0.05 \
         --gt-token-fraction 0 --empty-fraction 0.05 --data-start "${DATA_START:-200000}" \
         --seed "${SEED:-1}" --workers 1 --threads 2 --checkpoint-minutes 5 \
