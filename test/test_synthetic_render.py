@@ -159,3 +159,24 @@ def test_symmetry_classes_are_true_to_the_rendered_images():
             assert max(differences) > 5.0, kind
         else:
             assert max(differences) < 1.0, (kind, symmetry)
+
+
+def test_a_cap_seen_edge_on_by_some_rays_draws_without_warnings_or_bad_depths():
+    """Column 80 of K's image sees the rays parallel to a cap whose normal is the x axis: they
+    divide by zero (inf or nan depths), which must miss the cap, not reach the z-buffer, and
+    raise no RuntimeWarning (the GPU training logs filled with them)."""
+    c = canvas()
+    with np.errstate(all="raise"):  # every floating-point warning becomes an error
+        render.draw_cylinder(
+            c,
+            np.array([0.035, 0.0, 0.5]),
+            np.array([1.0, 0.0, 0.0]),
+            0.03,
+            0.03,
+            np.array([[200, 100, 50]]),
+            (90, 90, 90),
+            LIGHT,
+            4,
+        )
+    assert (c.label == 4).any()
+    assert not np.isnan(c.depth).any() and (c.depth > 0).all()

@@ -360,7 +360,9 @@ def _draw_face(canvas, quad, normal, texture, brightness, label) -> None:
     # Depth of a plane n.X = n.p0 along rays (x', y', 1) * z.
     rx, ry = canvas.rays(box)
     nx, ny, nz = (float(value) for value in normal)
-    depth = float(np.dot(normal, quad[0])) / (nx * rx + ny * ry + nz)
+    # Rays parallel to the plane (x / 0 = inf) lie outside the face, i.e. outside the mask.
+    with np.errstate(divide="ignore"):
+        depth = float(np.dot(normal, quad[0])) / (nx * rx + ny * ry + nz)
     height, width = texture.shape[:2]
     source = np.float32([[0, 0], [width, 0], [width, height], [0, height]]) - 0.5
     homography = cv2.getPerspectiveTransform(source, local)
@@ -413,7 +415,10 @@ def draw_cylinder(canvas, centre, axis, radius, half_height, bands, cap_albedo, 
         normal = sign * axis
         if np.dot(normal, end) < 0.0:
             n, e = [float(v) for v in normal], [float(v) for v in end]
-            depth = float(np.dot(normal, end)) / (n[0] * rx + n[1] * ry + n[2])
-            px, py, pz = rx * depth - e[0], ry * depth - e[1], depth - e[2]
-            hit = (px * px + py * py + pz * pz <= radius * radius) & (depth > 0)
+            # A ray parallel to the cap (depth inf, or nan from 0 * inf) misses it: the
+            # comparisons below are False for inf and nan.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                depth = float(np.dot(normal, end)) / (n[0] * rx + n[1] * ry + n[2])
+                px, py, pz = rx * depth - e[0], ry * depth - e[1], depth - e[2]
+                hit = (px * px + py * py + pz * pz <= radius * radius) & (depth > 0)
             canvas.write(box, depth, hit, light.shade(*normal), cap_albedo, label)
