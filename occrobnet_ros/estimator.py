@@ -74,6 +74,10 @@ HOST_OUTPUTS = (
 # Measured on 80 benchmark crops with the stage-2 weights: median 2D error 20.5 px (head)
 # against 14.5 px (peaks where confident), wrist position 0.37 m against 0.21 m.
 PEAK_CONFIDENCE = 0.1
+# A frame whose pixels all lie within this many levels of each other in every channel (a lens
+# cap, a dark or saturated frame) shows no hand and no object: nothing is reported, whatever
+# the network says (stage-6 weights of the embedded checkpoint: object 0.99 on a black frame).
+FLAT_IMAGE_RANGE = 8
 # A joint's least-squares weight is its heatmap confidence plus this, so that a hand whose
 # heatmaps are all flat still gets a translation from its 2D joints.
 MIN_JOINT_WEIGHT = 1e-3
@@ -296,9 +300,10 @@ class Estimator:
         preprocessed = time.perf_counter()
         outputs = self._forward(batch, crop_Ks)
         inferred = time.perf_counter()
+        thresholds = self.hand_threshold, self.object_threshold
         predictions = [
-            _decode(outputs, i, transforms[i], Ks[i], self.hand_threshold, self.object_threshold)
-            for i in range(len(images))
+            Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, *thresholds)
+            for i, (rgb, A, K) in enumerate(zip(images, transforms, Ks))
         ]
         decoded = time.perf_counter()
         timings = {
@@ -608,6 +613,13 @@ def _check_image(rgb: np.ndarray) -> None:
         )
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise EstimatorError(f"image too small: {rgb.shape[1]}x{rgb.shape[0]}")
+
+
+def _is_flat(rgb: np.ndarray) -> bool:
+    """Whether the frame is one flat colour (FLAT_IMAGE_RANGE). Every 4th row and column:
+    a hand or an object covers far more than 4x4 pixels."""
+    sample = rgb[::4, ::4].reshape(-1, 3).astype(np.int16)
+    return int((sample.max(axis=0) - sample.min(axis=0)).max()) <= FLAT_IMAGE_RANGE
 
 
 def _check_intrinsics(K: np.ndarray) -> np.ndarray:

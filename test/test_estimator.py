@@ -123,6 +123,31 @@ def test_predict_batch_is_deterministic_and_matches_single_frames(random_checkpo
     np.testing.assert_allclose(batch[1].right_hand.joints, single.right_hand.joints, atol=1e-5)
 
 
+def test_a_flat_frame_reports_nothing(random_checkpoint, monkeypatch):
+    """A lens cap, a dark or a saturated frame: no hand and no object, whatever the network
+    decodes (here a decoder that always finds the object, as real weights did on black)."""
+    from occrobnet_ros import estimator as estimator_module
+    from occrobnet_ros.prediction import ObjectEstimate, Prediction
+
+    def always_an_object(*args):
+        return Prediction(object=ObjectEstimate(detected=True, confidence=0.99))
+
+    monkeypatch.setattr(estimator_module, "_decode", always_an_object)
+    estimator = Estimator(random_checkpoint, device="cpu")
+    rng = np.random.default_rng(5)
+    textured = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    assert estimator.predict_batch([textured], [K])[0].object.detected
+    flat = [
+        np.zeros((HEIGHT, WIDTH, 3), np.uint8),
+        np.full((HEIGHT, WIDTH, 3), 255, np.uint8),
+        np.full((HEIGHT, WIDTH, 3), (200, 30, 30), np.uint8),  # one colour, not grey
+        rng.integers(0, 7, (HEIGHT, WIDTH, 3), dtype=np.uint8),  # a capped sensor's noise
+    ]
+    for prediction in [*estimator.predict_batch(flat, [K] * 4), estimator.predict(flat[0], K)]:
+        assert not prediction.object.detected
+        assert prediction.inference_time > 0 and prediction.timings
+
+
 @pytest.mark.parametrize(
     "image",
     [
