@@ -95,6 +95,13 @@ VAL_METRICS = ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model config YAML (--init and --resume carry theirs)")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override --model's config, e.g. ciet=false attention=softmax (the paper's Table "
+        "III ablations) or loss_weights.hand_presence=4",
+    )
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
     parser.add_argument(
         "--data-root", "--root", help="the dataset's root folder, official layout (not synthetic)"
@@ -187,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("occrobnet train: give --model, --init or --resume")
     elif not args.out:
         raise SystemExit("occrobnet train: give --out DIR, the run directory")
+    elif args.set and not args.model:
+        raise SystemExit("occrobnet train: --set overrides --model's config: give --model")
+    elif args.set:
+        model_config(args.model, args.set)  # a bad override exits here, before any work
     args.steps = args.steps or DEFAULT_STEPS
     if args.batch_reuse < 1:
         raise SystemExit("occrobnet train: --batch-reuse must be 1 or more")
@@ -221,6 +232,7 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "val_sequences": None,
         "compile": None,
         "schedule_minutes": None,
+        "set": None,
         **saved,
     }
     merged.update({key: getattr(args, key) for key in keep})
@@ -301,6 +313,32 @@ def open_reader(dataset: str, root: str, split: str):
     InterHand2.6M leaves out the annotations without a valid hand."""
     options = {"skip_unannotated": True} if dataset == "interhand" else {}
     return open_dataset(dataset, root, split, **options)
+
+
+def model_config(path: str, overrides: list[str] | None):
+    """The config of ``path`` with ``--set KEY=VALUE`` overrides (YAML values; a dotted key
+    reaches into a nested field: loss_weights.NAME)."""
+    import yaml
+
+    from occrobnet_ros.model import OccRobNetConfig
+
+    data = OccRobNetConfig.from_yaml(path).to_dict()
+    for item in overrides or []:
+        key, equals, text = item.partition("=")
+        *parents, name = key.split(".")
+        target = data
+        for parent in parents:
+            target = target.get(parent) if isinstance(target, dict) else None
+        if not equals or not isinstance(target, dict) or name not in target:
+            raise SystemExit(
+                f"occrobnet train: --set {item!r}: expected KEY=VALUE with KEY one of "
+                f"{', '.join(sorted(data))} (or loss_weights.NAME)"
+            )
+        target[name] = yaml.safe_load(text)
+    try:
+        return OccRobNetConfig.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"occrobnet train: --set {' '.join(overrides)}: {error}") from None
 
 
 def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: int) -> Dataset:
@@ -467,7 +505,7 @@ class Trainer:
     """One training run (see the module docstring)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from occrobnet_ros.model import OccRobNetConfig, build_model, load_model
+        from occrobnet_ros.model import build_model, load_model
         from occrobnet_ros.model.checkpoint import load_state_strict, read_safetensors
 
         self.args = args
@@ -482,7 +520,7 @@ class Trainer:
         elif args.init and not args.model:
             self.model, self.config = load_model(args.init)
         else:
-            self.config = OccRobNetConfig.from_yaml(args.model)
+            self.config = model_config(args.model, args.set)
             self.model = build_model(self.config)
             if args.init:  # the weights of --init under the config of --model (same shapes)
                 load_state_strict(self.model, read_safetensors(args.init)[1], args.init)

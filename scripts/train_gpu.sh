@@ -14,7 +14,8 @@
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
 # BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
 # GT_TOKENS (--gt-token-fraction, of MAX_STEPS), INIT (start from these weights: --init),
-# WARMUP (steps, default 100), VAL_EVERY (steps, default 500) and COMPILE=1 (--compile: the
+# WARMUP (steps, default 100), VAL_EVERY (steps, default 500), MODEL (config, default
+# config/model/occrobnet_tiny_cpu.yaml), SET ("KEY=VALUE ...": train --set) and COMPILE=1 (--compile: the
 # step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a fixed N-step
 # schedule instead of the wall-clock one. LIMIT_MARGIN (s, default 45) is how far past
 # TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
@@ -31,13 +32,15 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUN"
 rm -rf "$RUN/main"
 
-ARGS=(--model config/model/occrobnet_tiny_cpu.yaml --dataset synthetic --batch-size "$BATCH"
+ARGS=(--model "${MODEL:-config/model/occrobnet_tiny_cpu.yaml}" --dataset synthetic --batch-size "$BATCH"
     --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05
     --empty-fraction 0.05 --seed "${SEED:-0}" --workers "$WORKERS" --device "${DEVICE:-cuda}"
     --batch-reuse "${REUSE:-1}" --data-start "${DATA_START:-0}"
     --gt-token-fraction "${GT_TOKENS:-0.25}")
 [[ -n "${INIT:-}" ]] && ARGS+=(--init "$INIT")
 [[ -n "${COMPILE:-}" ]] && ARGS+=(--compile)
+# shellcheck disable=SC2206  # SET is a list of KEY=VALUE words
+[[ -n "${SET:-}" ]] && ARGS+=(--set ${SET})
 
 if [[ -n "${STEPS:-}" ]]; then
     SCHEDULE=(--steps "$STEPS" --warmup-steps $((STEPS / 25)) --val-every $((STEPS / 8)))

@@ -141,6 +141,40 @@ def test_a_wall_clock_schedule_decays_over_its_minutes_and_ends_the_run(tmp_path
     load_model(tmp_path / "checkpoint.safetensors")
 
 
+def test_set_overrides_the_model_config_for_an_ablation(tmp_path, model_yaml):
+    """--set: Table III's switches (and a loss weight) without a new config file."""
+    sets = ["ciet=false", "attention=softmax", "loss_weights.hand_presence=4"]
+    train(tmp_path, "--model", str(model_yaml), "--stop-at", "1", "--set", *sets)
+    model, config = load_model(tmp_path / "checkpoint.safetensors")
+    assert (config.ciet, config.attention, config.loss_weights.hand_presence) == (
+        False,
+        "softmax",
+        4.0,
+    )
+    assert model.ciet is None
+
+
+@pytest.mark.parametrize(
+    "sets, message",
+    [
+        (["cieet=false"], "expected KEY=VALUE"),
+        (["ciet"], "expected KEY=VALUE"),
+        (["loss_weights.nope=1"], "expected KEY=VALUE"),
+        (["attention=nope"], "attention: one of"),
+    ],
+)
+def test_a_bad_set_exits_with_the_reason(tmp_path, model_yaml, sets, message):
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["train", "--model", str(model_yaml), "--out", str(tmp_path), "--set", *sets])
+    assert not (tmp_path / "log.csv").exists()
+
+
+def test_set_needs_a_model(tmp_path, uninterrupted):
+    init = str(uninterrupted / "checkpoint.safetensors")
+    with pytest.raises(SystemExit, match="give --model"):
+        cli.main(["train", "--init", init, "--out", str(tmp_path), "--set", "ciet=false"])
+
+
 def test_a_long_schedule_costs_the_workers_no_startup(tmp_path):
     """Every DataLoader worker gets a pickled copy of the training set: a 1 M-step schedule at
     batch 128 (64 M frames) must not pickle 64 M seeds (that took ~100 s on 15 GPU workers)."""
