@@ -20,6 +20,7 @@ fixed by its seed and the same in any worker process.
 
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from occrobnet_ros import crop_policy, geometry
@@ -29,6 +30,9 @@ from occrobnet_ros.data.targets import Crop, annotated_joints
 from occrobnet_ros.skeleton import NUM_JOINTS
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])  # x -> -x: the camera-frame mirror of a horizontal flip
+# Hand-mask labels under a flip: right (1) and left (2) trade places, anything else is 0.
+SWAP_HAND_LABELS = np.zeros(256, np.uint8)
+SWAP_HAND_LABELS[1], SWAP_HAND_LABELS[2] = 2, 1
 
 
 @dataclass(frozen=True)
@@ -117,26 +121,33 @@ def flip_sample(sample: Sample) -> Sample:
     joints_2d[:, 0] = width - 1 - joints_2d[:, 0]
     corners_2d = sample.object_corners_2d.copy()
     corners_2d[:, 0] = width - 1 - corners_2d[:, 0]
-    hand_mask = sample.hand_mask[:, ::-1]
-    swapped_labels = np.where(hand_mask == 1, 2, np.where(hand_mask == 2, 1, 0))
+    # cv2.flip and a lookup table, not numpy's reversed views and np.where: 1 ms instead of
+    # 8 for a 640x480 frame, where flips were a quarter of the GPU-run worker's time.
     return replace(
         sample,
-        image=np.ascontiguousarray(sample.image[:, ::-1]),
+        image=cv2.flip(sample.image, 1),
         K=K,
         joints_3d=sample.joints_3d[swap] @ MIRROR,
         joints_2d=joints_2d,
         joint_visible=sample.joint_visible[swap],
         hand_valid=sample.hand_valid[::-1].copy(),
-        hand_mask=swapped_labels.astype(np.uint8),
-        object_mask=np.ascontiguousarray(sample.object_mask[:, ::-1]),
+        hand_mask=cv2.LUT(cv2.flip(sample.hand_mask.astype(np.uint8), 1), SWAP_HAND_LABELS),
+        object_mask=_flip_mask(sample.object_mask),
         object_rotation=MIRROR @ sample.object_rotation @ MIRROR,
         object_translation=MIRROR @ sample.object_translation,
         object_corners_rest=sample.object_corners_rest @ MIRROR,
         object_corners_3d=sample.object_corners_3d @ MIRROR,
         object_corners_2d=corners_2d,
-        depth=np.ascontiguousarray(sample.depth[:, ::-1]),
+        depth=cv2.flip(sample.depth, 1),
         **flipped_annotations(sample, width, swap),
     )
+
+
+def _flip_mask(mask: np.ndarray) -> np.ndarray:
+    """A mirrored boolean (or uint8) mask; OpenCV has no bool type, so through uint8."""
+    if mask.dtype == bool:
+        return cv2.flip(mask.view(np.uint8), 1).view(bool)
+    return cv2.flip(mask, 1)
 
 
 def flipped_annotations(sample: Sample, width: int, swap: np.ndarray) -> dict:
