@@ -18,7 +18,10 @@ with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`
 learning rate (KT: 0.1, for an ImageNet-initialised backbone) and everything else at ``--lr``;
 for the first ``--gt-token-fraction`` of the steps the tokens sit at the ground-truth joints
 and object mask (KT's first epochs). On top of KT: a linear warm-up then a cosine decay to
-``--final-lr-fraction``, gradient-norm clipping, and mixed precision on CUDA.
+``--final-lr-fraction`` (over ``--steps``, or over ``--schedule-minutes`` of wall-clock
+training, after which the run ends), gradient-norm clipping, and mixed precision on CUDA.
+``--set KEY=VALUE`` overrides fields of the ``--model`` config (the paper's Table III
+ablations: ``ciet=false``, ``attention=softmax``).
 
 The run directory holds ``config.json`` (the arguments), ``log.csv`` (every loss term per
 step), ``val.csv`` (validation metrics every ``--val-every`` steps), ``checkpoint.safetensors``
