@@ -618,8 +618,8 @@ def _check_image(rgb: np.ndarray) -> None:
 def _is_flat(rgb: np.ndarray) -> bool:
     """Whether the frame is one flat colour (FLAT_IMAGE_RANGE). Every 4th row and column:
     a hand or an object covers far more than 4x4 pixels."""
-    sample = rgb[::4, ::4].reshape(-1, 3).astype(np.int16)
-    return int((sample.max(axis=0) - sample.min(axis=0)).max()) <= FLAT_IMAGE_RANGE
+    sample = rgb[::4, ::4].reshape(-1, 3)
+    return int((sample.max(axis=0) - sample.min(axis=0)).max()) <= FLAT_IMAGE_RANGE  # max >= min
 
 
 def _check_intrinsics(K: np.ndarray) -> np.ndarray:

@@ -429,12 +429,20 @@ def learning_rate(step: int, args: argparse.Namespace, elapsed: float = 0.0) -> 
     steps, or over ``schedule_minutes`` of training (``elapsed`` seconds so far) if set."""
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
-    if getattr(args, "schedule_minutes", None):
+    if args.schedule_minutes:
         progress = elapsed / (args.schedule_minutes * 60)
     else:
         progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return args.lr * (args.final_lr_fraction + (1 - args.final_lr_fraction) * cosine)
+
+
+def gt_token_phase(step: int, args: argparse.Namespace, elapsed: float = 0.0) -> bool:
+    """Whether tokens sit at the ground truth: the first ``gt_token_fraction`` of the steps, or
+    of ``schedule_minutes`` (``elapsed`` seconds so far) on a wall-clock schedule."""
+    if args.schedule_minutes:
+        return elapsed < args.gt_token_fraction * args.schedule_minutes * 60
+    return step < int(args.gt_token_fraction * args.steps)
 
 
 def seed_everything(seed: int) -> None:
@@ -596,7 +604,6 @@ class Trainer:
         validation = None
         if held_out is not None and self.dist.is_main:
             validation = [held_out[i] for i in range(len(held_out))]
-        gt_token_steps = int(args.gt_token_fraction * args.steps)
         last_save = time.monotonic()
         started = time.monotonic() - self.elapsed
         deadline = math.inf
@@ -611,8 +618,7 @@ class Trainer:
             lr = learning_rate(self.step, args, elapsed)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
-            use_gt_tokens = self.step < gt_token_steps
-            losses = self.forward_losses(images, targets, use_gt_tokens)
+            losses = self.forward_losses(images, targets, gt_token_phase(self.step, args, elapsed))
             grad_norm = self.backward(losses["total"])
             self.step += 1
             bar.update(1)

@@ -13,10 +13,10 @@
 #      log.csv, val.csv and config.json.
 # Training options (batch, learning rate, ...) are those of weights/MODEL_CARD.md; override with
 # BATCH, LR, PYTHON, WORKERS, REUSE (--batch-reuse), SEED, DATA_START (first training frame),
-# GT_TOKENS (--gt-token-fraction, of MAX_STEPS), INIT (start from these weights: --init),
+# GT_TOKENS (--gt-token-fraction of the schedule), INIT (start from these weights: --init),
 # WARMUP (steps, default 100), VAL_EVERY (steps, default 500), MODEL (config, default
-# config/model/occrobnet_tiny_cpu.yaml), SET ("KEY=VALUE ...": train --set) and COMPILE=1 (--compile: the
-# step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a fixed N-step
+# config/model/occrobnet_tiny_cpu.yaml), SET ("KEY=VALUE ...": train --set) and COMPILE=1
+# (--compile: the step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a fixed N-step
 # schedule instead of the wall-clock one. LIMIT_MARGIN (s, default 45) is how far past
 # TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
 set -uo pipefail
@@ -32,8 +32,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUN"
 rm -rf "$RUN/main"
 
-ARGS=(--model "${MODEL:-config/model/occrobnet_tiny_cpu.yaml}" --dataset synthetic --batch-size "$BATCH"
-    --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05
+ARGS=(--model "${MODEL:-config/model/occrobnet_tiny_cpu.yaml}" --dataset synthetic
+    --batch-size "$BATCH" --lr "$LR" --backbone-lr-scale 1.0 --final-lr-fraction 0.05
     --empty-fraction 0.05 --seed "${SEED:-0}" --workers "$WORKERS" --device "${DEVICE:-cuda}"
     --batch-reuse "${REUSE:-1}" --data-start "${DATA_START:-0}"
     --gt-token-fraction "${GT_TOKENS:-0.25}")

@@ -110,11 +110,21 @@ def test_a_wall_clock_schedule_decays_over_its_minutes_and_ends_the_run(tmp_path
     run saves and ends once the minutes are spent (long before --steps here)."""
     from types import SimpleNamespace
 
-    from occrobnet_ros.train import learning_rate
+    from occrobnet_ros.train import gt_token_phase, learning_rate
 
     args = SimpleNamespace(
-        lr=1.0, warmup_steps=10, steps=10**6, final_lr_fraction=0.1, schedule_minutes=2.0
+        lr=1.0,
+        warmup_steps=10,
+        steps=10**6,
+        final_lr_fraction=0.1,
+        schedule_minutes=2.0,
+        gt_token_fraction=0.25,
     )
+    # The ground-truth token phase is a share of the minutes too, not of the step bound.
+    assert gt_token_phase(10**5, args, elapsed=29.0) and not gt_token_phase(5, args, elapsed=31.0)
+    args.schedule_minutes = None
+    assert gt_token_phase(249_999, args) and not gt_token_phase(250_000, args)
+    args.schedule_minutes = 2.0
     assert learning_rate(4, args, elapsed=100.0) == pytest.approx(0.5)  # still warming up
     assert learning_rate(50, args, elapsed=0.0) == pytest.approx(1.0)
     assert learning_rate(50, args, elapsed=60.0) == pytest.approx(0.55)  # half: cosine mid

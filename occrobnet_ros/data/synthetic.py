@@ -161,8 +161,8 @@ def training_seeds(count: int, start: int = TRAIN_SEED_START) -> range:
     """``count`` training seeds, all at or above ``TRAIN_SEED_START``.
 
     A ``range``, not an array: a long GPU schedule asks for tens of millions of frames, and
-    every DataLoader worker receives a pickled copy of its dataset's seeds (64 M int64 seeds
-    took ~100 s to reach 15 workers).
+    every DataLoader worker receives a pickled copy of its dataset's seeds (with 64 M int64
+    seeds for 15 workers, the GPU runs' first step came only after ~100 s).
     """
     if start < TRAIN_SEED_START:
         raise ValueError(f"training seeds must be >= {TRAIN_SEED_START} (held-out split)")
