@@ -16,10 +16,11 @@ written.
 Optimisation follows Keypoint Transformer (model_reference.md 1.6): AdamW (weight decay 0.01)
 with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`` times the
 learning rate (KT: 0.1, for an ImageNet-initialised backbone) and everything else at ``--lr``;
-for the first ``--gt-token-fraction`` of the steps the tokens sit at the ground-truth joints
-and object mask (KT's first epochs). On top of KT: a linear warm-up then a cosine decay to
-``--final-lr-fraction`` (over ``--steps``, or over ``--schedule-minutes`` of wall-clock
-training, after which the run ends), gradient-norm clipping, and mixed precision on CUDA.
+for the first ``--gt-token-fraction`` of the schedule (steps or minutes) the tokens sit at the
+ground-truth joints and object mask (KT's first epochs). On top of KT: a linear warm-up then
+a cosine decay to ``--final-lr-fraction`` (over ``--steps``, or over ``--schedule-minutes`` of
+wall-clock training, after which the run ends), gradient-norm clipping, and mixed precision on
+CUDA.
 ``--set KEY=VALUE`` overrides fields of the ``--model`` config (the paper's Table III
 ablations: ``ciet=false``, ``attention=softmax``).
 
