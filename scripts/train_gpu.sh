@@ -16,9 +16,10 @@
 # GT_TOKENS (--gt-token-fraction of the schedule), INIT (start from these weights: --init),
 # WARMUP (steps, default 100), VAL_EVERY (steps, default 500), MODEL (config, default
 # config/model/occrobnet_tiny_cpu.yaml), SET ("KEY=VALUE ...": train --set) and COMPILE=1
-# (--compile: the step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a fixed N-step
-# schedule instead of the wall-clock one. LIMIT_MARGIN (s, default 45) is how far past
-# TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default /tmp/...).
+# (--compile: the step is launch-bound on a GPU, see docs/performance.md). STEPS=N trains a
+# fixed N-step schedule instead of the wall-clock one. LIMIT_MARGIN (s, default 45) is how far
+# past TRAIN_SECONDS the time limit lies. Everything the run writes stays in $RUN (default
+# /tmp/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [TRAIN_SECONDS]}
