@@ -74,3 +74,49 @@ def test_paused_and_too_old_frames_show_in_the_message():
     assert status.level == DiagnosticStatus.WARN
     assert "4 frames older than max_frame_age" in status.message
     assert values(status)["state"] == "active, paused"
+
+
+WATCHED = replace(STATE, watchdog_timeout=3.0)
+
+
+def test_frames_arriving_with_no_output_for_the_watchdog_timeout_is_an_error_with_reasons():
+    stats = PipelineStats()
+    stats.count_input()
+    stats.count_drop("unpaired", 2)  # before the last output: not part of the complaint
+    stats.record_output(latency=0.01, processing=0.01, inference=0.01)
+    start = stats.snapshot()
+    stats.count_input()  # the silence starts with the first unanswered frame
+    first = stats.snapshot().unanswered_since
+    for _ in range(40):
+        stats.count_input()
+    stats.count_drop("unpaired", 30)
+    stats.count_rejected("image_unknown_encoding")
+    early = replace(stats.snapshot(), time=first + 2.0)
+    assert diagnostic_status(early, start, WATCHED).level == DiagnosticStatus.WARN  # rejected
+    late = replace(stats.snapshot(), time=first + 4.0)
+    status = diagnostic_status(late, start, replace(WATCHED, waiting_for_info=3))
+    assert status.level == DiagnosticStatus.ERROR
+    assert "nothing was published for 4.0 s" in status.message
+    assert "30 dropped unpaired" in status.message
+    assert "1 rejected image_unknown_encoding" in status.message
+    assert "3 waiting for CameraInfo" in status.message
+    assert values(status)["images waiting for CameraInfo"] == "3"
+
+
+def test_the_watchdog_is_quiet_when_answered_paused_idle_or_off():
+    stats = PipelineStats()
+    start = stats.snapshot()
+    stats.count_input()
+    silent = replace(stats.snapshot(), time=stats.snapshot().unanswered_since + 10.0)
+    assert diagnostic_status(silent, start, WATCHED).level == DiagnosticStatus.ERROR
+    for quiet in (dict(enabled=False), dict(lifecycle="inactive"), dict(watchdog_timeout=0.0)):
+        status = diagnostic_status(silent, start, replace(WATCHED, **quiet))
+        assert status.level == DiagnosticStatus.OK, quiet
+    # No frame in this period: the camera stopped, which is not the node's silence.
+    assert diagnostic_status(silent, silent, WATCHED).level == DiagnosticStatus.OK
+    stats.record_output(latency=0.01, processing=0.01, inference=0.01)
+    answered = replace(stats.snapshot(), time=silent.time)
+    assert diagnostic_status(answered, start, WATCHED).level == DiagnosticStatus.OK
+    stats.count_input()
+    stats.restart_watchdog()  # paused or deactivated: unanswered frames are forgotten
+    assert stats.snapshot().unanswered_since is None

@@ -6,7 +6,9 @@ and rejected frames by reason, estimator errors, clock jumps and the device.
 
 Level (per period, so a problem clears once it stops):
 
-- ERROR: the estimator raised, or the model could not be loaded;
+- ERROR: the estimator raised, or the model could not be loaded, or the watchdog fired:
+  frames keep arriving while nothing has been published for ``watchdog_timeout`` seconds
+  (the message gives what happened to them since the last output, by reason);
 - WARN: frames were rejected (bad image or intrinsics) or dropped for age;
 - OK otherwise (including paused or inactive, which the message says).
 
@@ -43,6 +45,11 @@ class Snapshot:
     processing: tuple[float, ...] = ()  # s, reception -> publication (wall clock)
     inference: tuple[float, ...] = ()  # s, in the estimator
     last_error: str = ""
+    # The watchdog: when the oldest frame received since the last output arrived (monotonic;
+    # None when every frame so far was answered), and the drops and rejections since then.
+    unanswered_since: float | None = None
+    drops_unanswered: dict[str, int] = field(default_factory=dict)
+    rejected_unanswered: dict[str, int] = field(default_factory=dict)
 
 
 class PipelineStats:
@@ -57,10 +64,26 @@ class PipelineStats:
         self._processing: deque[float] = deque(maxlen=WINDOW)
         self._inference: deque[float] = deque(maxlen=WINDOW)
         self._last_error = ""
+        self._unanswered_since: float | None = None
+        self._drops_at_output: Counter[str] = Counter()
+        self._rejected_at_output: Counter[str] = Counter()
 
     def count_input(self) -> None:
         with self._lock:
             self._received += 1
+            if self._unanswered_since is None:
+                self._unanswered_since = time.monotonic()
+
+    def restart_watchdog(self) -> None:
+        """Forget unanswered frames (paused, deactivated, buffers cleared): the watchdog then
+        waits for new ones."""
+        with self._lock:
+            self._mark_answered()
+
+    def _mark_answered(self) -> None:
+        self._unanswered_since = None
+        self._drops_at_output = self._drops.copy()
+        self._rejected_at_output = self._rejected.copy()
 
     def count_drop(self, reason: str, count: int = 1) -> None:
         if count > 0:
@@ -83,6 +106,7 @@ class PipelineStats:
     def record_output(self, latency: float, processing: float, inference: float) -> None:
         with self._lock:
             self._published += 1
+            self._mark_answered()
             self._latency.append(latency)
             self._processing.append(processing)
             self._inference.append(inference)
@@ -101,6 +125,9 @@ class PipelineStats:
                 processing=tuple(self._processing),
                 inference=tuple(self._inference),
                 last_error=self._last_error,
+                unanswered_since=self._unanswered_since,
+                drops_unanswered=dict(self._drops - self._drops_at_output),
+                rejected_unanswered=dict(self._rejected - self._rejected_at_output),
             )
 
 
@@ -114,6 +141,9 @@ class NodeState:
     device: str = ""
     model: str = ""
     load_error: str = ""  # why configure/activate could not load the model
+    pairing: str = ""  # what pairs images with CameraInfo
+    waiting_for_info: int = 0  # images queued for a CameraInfo now
+    watchdog_timeout: float = 0.0  # s without output while frames arrive: ERROR; 0 = off
 
 
 def diagnostic_array(
@@ -137,6 +167,8 @@ def diagnostic_status(now: Snapshot, previous: Snapshot, state: NodeState) -> Di
     values = {
         "state": activity,
         "device": state.device,
+        "pairing": state.pairing,
+        "images waiting for CameraInfo": str(state.waiting_for_info),
         "model": state.model,
         "input rate (Hz)": f"{input_rate:.2f}",
         "output rate (Hz)": f"{output_rate:.2f}",
@@ -172,6 +204,8 @@ def _level(now: Snapshot, previous: Snapshot, state: NodeState) -> tuple[bytes, 
         return DiagnosticStatus.ERROR, f"model not loaded: {state.load_error}"
     if now.errors > previous.errors:
         return DiagnosticStatus.ERROR, f"estimator failed: {now.last_error}"
+    if (silence := _silence(now, previous, state)) is not None:
+        return DiagnosticStatus.ERROR, silence
     rejected = sum(now.rejected.values()) - sum(previous.rejected.values())
     if rejected > 0:
         return DiagnosticStatus.WARN, f"{rejected} frames rejected"
@@ -179,6 +213,24 @@ def _level(now: Snapshot, previous: Snapshot, state: NodeState) -> tuple[bytes, 
     if too_old > 0:
         return DiagnosticStatus.WARN, f"{too_old} frames older than max_frame_age"
     return DiagnosticStatus.OK, ""
+
+
+def _silence(now: Snapshot, previous: Snapshot, state: NodeState) -> str | None:
+    """The watchdog's complaint: frames came in this period, none was answered for
+    ``watchdog_timeout`` s (None when that is not so, or the node is not meant to answer)."""
+    if state.watchdog_timeout <= 0.0 or state.lifecycle != "active" or not state.enabled:
+        return None
+    if now.unanswered_since is None or now.received == previous.received:
+        return None
+    silent = now.time - now.unanswered_since
+    if silent < state.watchdog_timeout:
+        return None
+    reasons = {f"dropped {k}": n for k, n in now.drops_unanswered.items()}
+    reasons |= {f"rejected {k}": n for k, n in now.rejected_unanswered.items()}
+    if state.waiting_for_info:
+        reasons["waiting for CameraInfo"] = state.waiting_for_info
+    why = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) or "none counted yet"
+    return f"frames arrive but nothing was published for {silent:.1f} s ({why})"
 
 
 def _ms(values: tuple[float, ...], percentile: float) -> str:

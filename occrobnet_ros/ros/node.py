@@ -73,7 +73,8 @@ from occrobnet_ros.ros.parameters import (
     declare_parameters,
     read_settings,
 )
-from occrobnet_ros.ros.stamp_sync import StampSync, stamp_to_nanoseconds
+from occrobnet_ros.ros.pairing import make_pairing
+from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 from occrobnet_ros.ros.tf import TfSender, TransformsWriter
 
 NODE_NAME = "occrobnet_pose"
@@ -124,7 +125,6 @@ class PoseNode(LifecycleNode):
         # Registered after declaring, so a bad value in a params file is reported by configure
         # instead of killing the process in the constructor.
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.add_post_set_parameters_callback(self._on_parameters_set)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self._previous = self._stats.snapshot()
         # On the steady clock: diagnostics keep coming while a bag (sim time) is paused.
@@ -258,6 +258,8 @@ class PoseNode(LifecycleNode):
             self._stats.count_drop("discarded")  # a frame waiting for the worker is a frame
         if self._io is not None:
             self._io.pairing.reset()
+            self._count_unpaired()
+        self._stats.restart_watchdog()
 
     # --- input: callbacks only store -------------------------------------------------------
 
@@ -393,6 +395,7 @@ class PoseNode(LifecycleNode):
         self._enabled = bool(request.data)
         if not self._enabled:
             self._discard_pending()
+        self._stats.restart_watchdog()
         response.success = True
         response.message = "processing" if self._enabled else "paused"
         self.get_logger().info(f"enable: {response.message}")
@@ -404,9 +407,12 @@ class PoseNode(LifecycleNode):
             reason = check_parameter(parameter.name, parameter.value, configured)
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
+        # Accepted: rclpy has checked types and ranges before calling us and stores the values
+        # next. Applying them here works on every distro (Humble has no post-set callback).
+        self._apply_parameters(parameters)
         return SetParametersResult(successful=True)
 
-    def _on_parameters_set(self, parameters: list) -> None:
+    def _apply_parameters(self, parameters: list) -> None:
         changed = {p.name: p.value for p in parameters if p.name in SPECS}
         self._settings = self._settings.replace(changed)  # the worker applies it
         if "diagnostics_period" in changed:
@@ -423,11 +429,27 @@ class PoseNode(LifecycleNode):
             "buffers cleared, tracking reset"
         )
 
+    def _count_unpaired(self) -> None:
+        """Count the images the pairing has given up on, and say why in the log."""
+        io = self._io
+        if io is None or not (dropped := io.count_unpaired(self._stats)):
+            return
+        gap = io.pairing.stamp_gap()
+        apart = "" if gap is None else (
+            f"; the newest image and CameraInfo stamps are {1e3 * gap:+.1f} ms apart"
+        )
+        self.get_logger().warning(
+            f"{dropped} frames dropped unpaired: no CameraInfo on {io.camera_info_topic} within "
+            f"sync_slop ({self._settings.sync_slop} s) of their stamps{apart}. Does the camera "
+            "publish CameraInfo with the image's stamp? Raise sync_slop otherwise.",
+            throttle_duration_sec=LOG_THROTTLE,
+        )
+
     def _publish_diagnostics(self) -> None:
-        if self._io is not None:
-            self._io.count_unpaired(self._stats)
+        self._count_unpaired()
         now = self._stats.snapshot()
         estimator = self._estimator
+        io = self._io
         state = NodeState(
             name=f"{self.get_fully_qualified_name().lstrip('/')}: hand and object pose",
             lifecycle=self._lifecycle,
@@ -435,6 +457,9 @@ class PoseNode(LifecycleNode):
             device=str(estimator.device) if estimator is not None else self._settings.device,
             model=" ".join(part for part in self._model if part),
             load_error=self._load_error,
+            pairing=io.pairing.name if io is not None else "",
+            waiting_for_info=io.pairing.waiting if io is not None else 0,
+            watchdog_timeout=self._settings.watchdog_timeout,
         )
         stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(diagnostic_array(now, self._previous, state, stamp))
@@ -467,7 +492,7 @@ class _Io:
         self.camera_info_topic = node.resolve_topic_name("camera_info")
         self.info_seen = False
         self._first_image: float | None = None
-        self.pairing = _make_pairing(settings.sync_queue_size, settings.sync_slop, on_pair)
+        self.pairing = make_pairing(settings.sync_queue_size, settings.sync_slop, on_pair)
         self._unpaired_counted = 0
         self._subscriptions = [
             node.create_subscription(image_type, image_topic, on_image, qos),
@@ -492,10 +517,13 @@ class _Io:
     def describe(self) -> str:
         return f"{self.image_topic} + {self.camera_info_topic}, paired by {self.pairing.name}"
 
-    def count_unpaired(self, stats: PipelineStats) -> None:
+    def count_unpaired(self, stats: PipelineStats) -> int:
+        """Count the images dropped unpaired since the last call; returns how many."""
         dropped = self.pairing.dropped
-        stats.count_drop("unpaired", dropped - self._unpaired_counted)
+        new = dropped - self._unpaired_counted
+        stats.count_drop("unpaired", new)
         self._unpaired_counted = dropped
+        return new
 
     def destroy(self) -> None:
         for subscription in self._subscriptions:
@@ -503,65 +531,6 @@ class _Io:
         for publisher in (self.pose, self.markers, self.debug_image):
             self._node.destroy_lifecycle_publisher(publisher)
         self.tf.destroy()
-
-
-class _StampSyncPairing:
-    """Pairs with stamp_sync.StampSync (installs without message_filters)."""
-
-    name = "stamp_sync.StampSync"
-
-    def __init__(self, queue_size: int, slop: float, on_pair) -> None:
-        self._sync = StampSync(queue_size, slop)
-        self._on_pair = on_pair
-
-    def add_image(self, msg) -> None:
-        if (pair := self._sync.add_image(msg.header.stamp, msg)) is not None:
-            self._on_pair(*pair)
-
-    def add_info(self, msg: CameraInfo) -> None:
-        if (pair := self._sync.add_info(msg.header.stamp, msg)) is not None:
-            self._on_pair(*pair)
-
-    def reset(self) -> None:
-        self._sync.reset()
-
-    @property
-    def dropped(self) -> int:
-        """Images dropped unpaired (CameraInfos dropped are not frames)."""
-        return self._sync.dropped_images
-
-
-class _ApproximateTimePairing:
-    """Pairs with message_filters.ApproximateTimeSynchronizer, fed by the node's callbacks."""
-
-    name = "message_filters.ApproximateTimeSynchronizer"
-    dropped = 0  # message_filters does not count what it discards
-
-    def __init__(self, queue_size: int, slop: float, on_pair) -> None:
-        import message_filters
-
-        self._inputs = (message_filters.SimpleFilter(), message_filters.SimpleFilter())
-        self._sync = message_filters.ApproximateTimeSynchronizer(self._inputs, queue_size, slop)
-        self._sync.registerCallback(on_pair)
-
-    def add_image(self, msg) -> None:
-        self._inputs[0].signalMessage(msg)
-
-    def add_info(self, msg: CameraInfo) -> None:
-        self._inputs[1].signalMessage(msg)
-
-    def reset(self) -> None:
-        with self._sync.lock:
-            for queue in self._sync.queues:
-                queue.clear()
-
-
-def _make_pairing(queue_size: int, slop: float, on_pair):
-    try:
-        import message_filters  # noqa: F401
-    except ImportError:
-        return _StampSyncPairing(queue_size, slop, on_pair)
-    return _ApproximateTimePairing(queue_size, slop, on_pair)
 
 
 def _input_qos(name: str) -> QoSProfile:

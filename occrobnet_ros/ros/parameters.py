@@ -148,6 +148,12 @@ SPECS: dict[str, Spec] = {
     "publish_markers": Spec(True, "Publish RViz markers (hand skeletons, object box)."),
     "publish_debug_image": Spec(False, "Publish the image with the estimate drawn on it."),
     "diagnostics_period": Spec(1.0, "Seconds between /diagnostics messages.", bounds=(0.1, 60.0)),
+    "watchdog_timeout": Spec(
+        3.0,
+        "Seconds of frames arriving with nothing published before /diagnostics says ERROR; "
+        "0 = off.",
+        bounds=(0.0, 3600.0),
+    ),
 }
 
 
@@ -179,6 +185,7 @@ class Settings:
     publish_markers: bool
     publish_debug_image: bool
     diagnostics_period: float
+    watchdog_timeout: float
 
     @property
     def fallback_K(self) -> np.ndarray | None:

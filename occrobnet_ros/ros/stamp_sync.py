@@ -1,7 +1,7 @@
 """Pair each image with its CameraInfo by header stamp, for installs without message_filters.
 
-Where message_filters is importable the node uses its ``ApproximateTimeSynchronizer``
-(DESIGN.md section 5); :class:`StampSync` keeps close to it:
+Where message_filters is importable the node uses it instead (``pairing.py``);
+:class:`StampSync` keeps close to it:
 
 - ``queue_size`` bounds each input separately; a full queue drops its oldest entry.
 - A new message is paired with the other input's queued message nearest in time, if that is
