@@ -6,14 +6,17 @@
 Parameters come from ``params_file`` (default: the package's config/pose.yaml). The launch
 arguments ``checkpoint``, ``device``, ``use_sim_time``, ``autostart`` and ``use_compressed``
 override it only when given: left empty, the params file decides.
+
+``fastdds_shm`` gives the node the package's Fast DDS shared-memory profile unless the
+environment already names one in FASTDDS_DEFAULT_PROFILES_FILE (yours wins). Under another
+RMW (e.g. RMW_IMPLEMENTATION=rmw_cyclonedds_cpp) the profile is simply not read.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
 from launch import LaunchDescription
@@ -32,7 +35,11 @@ ARGUMENTS = {
     "use_sim_time": ("", "true to follow /clock (rosbag replay); empty = from the params file."),
     "autostart": ("", "true: configure and activate at start-up; empty = from the params file."),
     "use_compressed": ("", "true: subscribe to <image>/compressed; empty = from the params file."),
-    "fastdds_shm": ("true", "Use the package's Fast DDS shared-memory profile (big images)."),
+    "fastdds_shm": (
+        "true",
+        "Give the node the package's Fast DDS shared-memory profile (big images), unless "
+        "FASTDDS_DEFAULT_PROFILES_FILE is already set.",
+    ),
 }
 # Launch arguments that, when not empty, override the parameter of the same name.
 OVERRIDES = ("checkpoint", "device", "use_sim_time", "autostart", "use_compressed")
@@ -44,8 +51,25 @@ def _overrides(context) -> dict:
     for name in OVERRIDES:
         text = LaunchConfiguration(name).perform(context).strip()
         if text:
-            values[name] = text.lower() in ("true", "1", "yes") if name in BOOLEANS else text
+            values[name] = _true(text) if name in BOOLEANS else text
     return values
+
+
+def _true(text: str) -> bool:
+    return text.strip().lower() in ("true", "1", "yes")
+
+
+def _fastdds_env(context, share: str) -> dict:
+    """The shared-memory profile for the node, unless the user's environment has a profile.
+
+    Big images need it in every process that exchanges them: the camera driver must use it
+    too (README, "Big images and Fast DDS").
+    """
+    if not _true(LaunchConfiguration("fastdds_shm").perform(context)):
+        return {}
+    if EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value="").perform(context):
+        return {}
+    return {"FASTDDS_DEFAULT_PROFILES_FILE": os.path.join(share, "config", "fastdds_shm.xml")}
 
 
 def _node(context) -> list:
@@ -59,6 +83,7 @@ def _node(context) -> list:
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         emulate_tty=True,
+        additional_env=_fastdds_env(context, share),
         parameters=[
             params_file or os.path.join(share, "config", "pose.yaml"),
             _overrides(context),
@@ -73,16 +98,8 @@ def _node(context) -> list:
 
 
 def generate_launch_description() -> LaunchDescription:
-    share = get_package_share_directory(PACKAGE)
-    # Big images need the shared-memory profile in every process that exchanges them; the
-    # camera driver must use it too (README, "Big images and Fast DDS").
-    shm_profile = SetEnvironmentVariable(
-        "FASTDDS_DEFAULT_PROFILES_FILE",
-        os.path.join(share, "config", "fastdds_shm.xml"),
-        condition=IfCondition(LaunchConfiguration("fastdds_shm")),
-    )
     declared = [
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in ARGUMENTS.items()
     ]
-    return LaunchDescription([*declared, shm_profile, OpaqueFunction(function=_node)])
+    return LaunchDescription([*declared, OpaqueFunction(function=_node)])

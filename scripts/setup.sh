@@ -72,6 +72,14 @@ export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
 mkdir -p log
 base_paths=(.)
 if [[ ! -d "$VENV/share/tf2_msgs" ]]; then base_paths+=(compat/tf2_msgs); fi
+# The test lane with the real launch_ros (test/real_ros_python.py) needs its
+# composition_interfaces messages: build them from the upstream package in ../shared/ros-python
+# where that folder exists (elsewhere those tests skip and say why).
+ROS_PYTHON="${OCCROBNET_ROS_PYTHON:-$ROOT/../shared/ros-python}"
+if [[ ! -d "$VENV/share/composition_interfaces" && -d "$ROS_PYTHON/composition_interfaces_jazzy" ]]
+then
+  base_paths+=("$ROS_PYTHON/composition_interfaces_jazzy")
+fi
 log "colcon build (${base_paths[*]})"
 "$VENV/bin/colcon" --log-base log build --base-paths "${base_paths[@]}" --symlink-install \
   \

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import rclpy
-
 from real_ros_python import HUMBLE_RCLPY, REPO
 
 PYTHON_FILES = sorted([*(REPO / "occrobnet_ros").rglob("*.py"), *(REPO / "launch").glob("*.py")])

@@ -9,9 +9,10 @@ config/pose.yaml, and must answer every frame a camera sends at a low rate.
 import pytest
 from node_harness import camera_info, running_node
 from real_ros_python import pythonpath, variants, why_absent
-from ros_process import isolated_ros_env
 
 from occrobnet_ros.ros.pairing import message_filters_available
+
+from ros_process import isolated_ros_env
 
 FRAMES = 12
 PERIOD = 0.2  # s: 5 Hz, slow enough that no frame is overwritten in the one-slot buffer
@@ -20,7 +21,9 @@ PERIOD = 0.2  # s: 5 Hz, slow enough that no frame is overwritten in the one-slo
 def _libraries():
     found = variants("message_filters", ("humble", "jazzy"))
     if not found:
-        return [pytest.param([], id="absent", marks=pytest.mark.skip(why_absent("message_filters")))]
+        return [
+            pytest.param([], id="absent", marks=pytest.mark.skip(why_absent("message_filters")))
+        ]
     return [pytest.param(folders, id=name) for name, folders in found]
 
 

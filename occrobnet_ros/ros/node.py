@@ -65,6 +65,7 @@ from occrobnet_ros.ros.image_conversion import (
 )
 from occrobnet_ros.ros.markers import MarkerArrayWriter, draw_prediction
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
+from occrobnet_ros.ros.pairing import make_pairing
 from occrobnet_ros.ros.parameters import (
     SPECS,
     Settings,
@@ -73,7 +74,6 @@ from occrobnet_ros.ros.parameters import (
     declare_parameters,
     read_settings,
 )
-from occrobnet_ros.ros.pairing import make_pairing
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 from occrobnet_ros.ros.tf import TfSender, TransformsWriter
 
@@ -301,6 +301,8 @@ class PoseNode(LifecycleNode):
             try:
                 self._process(frame)
             except Exception as error:  # noqa: BLE001 - a bug must not stop the node serving
+                if not self.context.ok():
+                    return  # shutting down (SIGINT): the frame in flight has nowhere to go
                 self._stats.count_error(f"{type(error).__name__}: {error}")
                 self.get_logger().error(
                     f"frame skipped: {type(error).__name__}: {error}",
@@ -435,8 +437,10 @@ class PoseNode(LifecycleNode):
         if io is None or not (dropped := io.count_unpaired(self._stats)):
             return
         gap = io.pairing.stamp_gap()
-        apart = "" if gap is None else (
-            f"; the newest image and CameraInfo stamps are {1e3 * gap:+.1f} ms apart"
+        apart = (
+            ""
+            if gap is None
+            else (f"; the newest image and CameraInfo stamps are {1e3 * gap:+.1f} ms apart")
         )
         self.get_logger().warning(
             f"{dropped} frames dropped unpaired: no CameraInfo on {io.camera_info_topic} within "
