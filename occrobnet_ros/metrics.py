@@ -21,6 +21,7 @@ Sources (``shared/reference/model_reference.md`` section 3, and ``docs/metrics.m
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.integrate import trapezoid  # numpy's own needs numpy 2 (Jammy has 1.21)
 from scipy.spatial.transform import Rotation
 
 from occrobnet_ros.skeleton import LEFT, MIDDLE_MCP, NUM_JOINTS, RIGHT, WRIST, hand_slice
@@ -108,8 +109,8 @@ def auc(
     """
     thresholds = auc_thresholds(max_value, steps, min_value)
     curves = pck_curve(errors, thresholds, valid)
-    norm = np.trapezoid(np.ones_like(thresholds), thresholds)
-    per_joint = np.trapezoid(curves, thresholds, axis=-1) / norm
+    norm = trapezoid(np.ones_like(thresholds), thresholds)
+    per_joint = trapezoid(curves, thresholds, axis=-1) / norm
     return _mean(per_joint[~np.isnan(per_joint)])  # NaN rows: joints never seen
 
 

@@ -1,7 +1,25 @@
 #!/usr/bin/env bash
-# The test command (README): lint, then the whole test suite (run through scripts/in_env.sh).
+# The test command (README): lint, the whole suite on the Kilted lane (run through
+# scripts/in_env.sh), then the Jazzy lane: the package built against ROS 2 Jazzy's wheels with
+# Noble's numpy 1.26, running the tests that touch rclpy, messages, bags and metrics.
+# OCCROBNET_JAZZY_LANE=0 skips the Jazzy lane (a quicker local run; CI runs both).
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "[test] ruff (99 columns, like ament_flake8)"
 ruff check .
-echo "[test] pytest"
-exec pytest "$@"
+echo "[test] pytest, Kilted lane"
+pytest "$@"
+if [[ "${OCCROBNET_JAZZY_LANE:-1}" == 0 ]]; then
+  echo "[test] Jazzy lane skipped (OCCROBNET_JAZZY_LANE=0)"
+  exit 0
+fi
+echo "[test] pytest, Jazzy lane (requirements-jazzy.txt)"
+jazzy_tests=(
+  test/test_node_*.py test/test_launch_*.py test/test_ros_messages.py test/test_messages.py
+  test/test_camera_info.py test/test_image_conversion.py test/test_stamp_sync.py
+  test/test_bag_*.py test/test_metrics_*.py test/test_install_layout.py
+)
+# A clean environment: nothing of the Kilted lane's (PYTHONPATH, AMENT_PREFIX_PATH, ...) leaks.
+exec env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 OCCROBNET_LANE=jazzy \
+  ${OCCROBNET_ROS_PYTHON:+OCCROBNET_ROS_PYTHON="$OCCROBNET_ROS_PYTHON"} \
+  bash scripts/in_env.sh pytest "${jazzy_tests[@]}"

@@ -162,13 +162,14 @@ class Session:
         qos: str = "best_effort",
         image: Image | CompressedImage | None = None,
         compressed: bool = False,
+        frame_id: str = FRAME_ID,
     ):
         """Publish one image (and, with ``info``, its CameraInfo); returns the stamp used."""
         stamp = stamp if stamp is not None else self.now()
         if image is None:
             rgb = rgb if rgb is not None else rgb_frame()
             image = rgb_to_compressed_msg(rgb, fmt="png") if compressed else rgb_to_image_msg(rgb)
-        image.header.stamp, image.header.frame_id = stamp, FRAME_ID
+        image.header.stamp, image.header.frame_id = stamp, frame_id
         if info:
             self.info_pub.publish(camera_info(stamp, k))
         if isinstance(image, CompressedImage):

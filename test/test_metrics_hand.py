@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.integrate import trapezoid
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.transform import Rotation
 
@@ -140,7 +141,7 @@ def test_ho3d_known_offset_in_cm_and_auc():
     assert report["joint_error_cm"] == pytest.approx(1.0)
     assert report["joint_error_sc_tr_cm"] < 1e-9
     thresholds = np.linspace(0, 0.05, 100)
-    expected_auc = np.trapezoid((thresholds >= 0.01 - 1e-12) * 1.0, thresholds) / 0.05
+    expected_auc = trapezoid((thresholds >= 0.01 - 1e-12) * 1.0, thresholds) / 0.05
     assert report["joint_auc"] == pytest.approx(expected_auc, abs=1e-9)
 
 

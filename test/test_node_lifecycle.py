@@ -3,6 +3,7 @@ parameters that apply on configure (here: switching to compressed input). Fake e
 
 import pytest
 from node_harness import running_node
+from std_srvs.srv import SetBool
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,8 @@ def test_deactivate_stops_the_output_and_activate_resumes_it(node):
     assert node.state() == "active"
     assert node.change_state("deactivate")
     assert node.state() == "inactive"
+    reply = node.call("enable", SetBool.Request(data=True))  # nothing will be processed
+    assert not reply.success and "inactive" in reply.message
     stamps = node.publish_for(0.5)
     node.wait_for_status(lambda level, message, values: values["state"] == "inactive")
     assert not answered(node, stamps)

@@ -35,9 +35,11 @@ def test_pose_tf_and_markers_describe_the_frame(node):
     assert np.array_equal(joints, expected.right_hand.joints)
     node.spin_until(lambda: len(tf_for(node, stamp)) == 3, 10, "TF for the frame")
     transforms = tf_for(node, stamp)
-    assert set(transforms) == {"left_hand", "right_hand", "object"}
+    # The default prefix is the node's name: two cameras' nodes never share a frame.
+    names = {"occrobnet_pose/left_hand", "occrobnet_pose/right_hand", "occrobnet_pose/object"}
+    assert set(transforms) == names
     assert all(t.header.frame_id == FRAME_ID for t in transforms.values())
-    wrist = transforms["left_hand"].transform.translation
+    wrist = transforms["occrobnet_pose/left_hand"].transform.translation
     assert [wrist.x, wrist.y, wrist.z] == expected.left_hand.joints[0].tolist()
     node.spin_until(
         lambda: any(m.markers and m.markers[0].header.stamp == stamp for m in node.markers),

@@ -69,6 +69,7 @@ def test_bad_frames_are_counted_and_skipped_and_the_node_keeps_serving(node):
         ("rejected: image_step_mismatch", {"image": short_step}),
         ("rejected: image_zero_size", {"image": empty}),
         ("rejected: camera_info_not_finite", {"k": (float("nan"),) + (0.0,) * 8}),
+        ("rejected: image_no_frame_id", {"frame_id": ""}),  # a pose in no frame is useless
     ]
     for key, frame in cases:
         # One at a time: frames in a quick row would overwrite each other in the

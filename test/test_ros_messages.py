@@ -11,7 +11,12 @@ from occrobnet_ros.geometry import matrix_to_quaternion, quaternion_to_matrix
 from occrobnet_ros.msg import HandPose, ObjectPose
 from occrobnet_ros.ros.markers import MarkerArrayWriter, draw_prediction, prediction_markers
 from occrobnet_ros.ros.messages import HandObjectPoseWriter, prediction_to_msg, quaternion
-from occrobnet_ros.ros.tf import TransformsWriter, prediction_transforms
+from occrobnet_ros.ros.tf import (
+    TransformsWriter,
+    expand_prefix,
+    frame_names,
+    prediction_transforms,
+)
 from occrobnet_ros.skeleton import BONES, JOINT_NAMES
 
 K = np.array([[150.0, 0.0, 79.5], [0.0, 150.0, 59.5], [0.0, 0.0, 1.0]])
@@ -185,3 +190,11 @@ def test_debug_image_draws_on_a_copy():
     # The object box (centre 0.6 m ahead, 5 cm below the axis) projects around (79.5, 72).
     assert drawn[40:110, 40:120].any()
     assert not drawn[0, 0].any()
+
+
+def test_the_default_tf_prefix_is_the_nodes_namespace_and_name():
+    assert expand_prefix("~/", "/cam1/occrobnet_pose") == "cam1/occrobnet_pose/"
+    assert expand_prefix("~/arm_", "/occrobnet_pose") == "occrobnet_pose/arm_"
+    assert expand_prefix("person1/", "/cam1/occrobnet_pose") == "person1/"
+    two_cameras = [frame_names(expand_prefix("~/", f"/{cam}/occrobnet_pose")) for cam in "ab"]
+    assert not set(two_cameras[0].values()) & set(two_cameras[1].values())

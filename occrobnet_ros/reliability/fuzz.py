@@ -81,6 +81,8 @@ def node_settings(**values) -> Settings:
 
 def run_input_path(frame: HostileFrame, settings: Settings, intrinsics: _Intrinsics) -> str:
     """'processed' or 'rejected: <reason>' for one frame; raises on a failure."""
+    if not frame.image.header.frame_id:
+        return "rejected: image_no_frame_id"  # as the node does
     try:
         rgb = _to_rgb(frame.image)
         K = intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)

@@ -15,7 +15,8 @@ Level (per period, so a problem clears once it stops):
 Words used below: *dropped* frames were valid but not processed (overwritten in the one-slot
 buffer, too old, unpaired with a CameraInfo, arrived while paused, discarded from the buffer
 by a clock jump, pause or deactivate); *rejected* frames could not
-be processed (their reason comes from image_conversion.REASONS or camera_info.REASONS).
+be processed (their reason comes from image_conversion.REASONS or camera_info.REASONS, or
+is image_no_frame_id: a header without a frame_id).
 """
 
 import sys

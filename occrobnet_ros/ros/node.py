@@ -75,7 +75,7 @@ from occrobnet_ros.ros.parameters import (
     read_settings,
 )
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
-from occrobnet_ros.ros.tf import TfSender, TransformsWriter
+from occrobnet_ros.ros.tf import TfSender, TransformsWriter, expand_prefix
 
 NODE_NAME = "occrobnet_pose"
 LOG_THROTTLE = 5.0  # s between repeats of one warning about bad input
@@ -311,6 +311,10 @@ class PoseNode(LifecycleNode):
 
     def _process(self, frame: Frame) -> None:
         settings = self._settings
+        if not frame.image.header.frame_id:
+            # A pose in no frame is unusable (REP 105) and TF cannot hang it anywhere.
+            self._reject("image_no_frame_id", "the image header has an empty frame_id")
+            return
         stamp_ns = stamp_to_nanoseconds(frame.image.header.stamp)
         age = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         if settings.max_frame_age > 0.0 and age > settings.max_frame_age:
@@ -370,15 +374,14 @@ class PoseNode(LifecycleNode):
         prediction: Prediction,
         settings: Settings,
     ) -> None:
-        """Every output for one frame: stamp and frame are the image's (no TF without a
-        frame_id to hang it from; markers and the debug image only while someone listens)."""
+        """Every output for one frame: stamp and frame are the image's (markers and the debug
+        image only while someone listens)."""
         io, header = self._io, frame.image.header
         io.pose.publish(io.pose_writer.write(prediction, header, *self._model))
-        if settings.publish_tf and header.frame_id:
+        if settings.publish_tf:
+            prefix = expand_prefix(settings.tf_prefix, self.get_fully_qualified_name())
             io.tf.send(
-                io.tf_writer.write(
-                    prediction, header, settings.tf_prefix, settings.publish_joint_tf
-                )
+                io.tf_writer.write(prediction, header, prefix, settings.publish_joint_tf)
             )
         if settings.publish_markers and io.markers.get_subscription_count():
             io.markers.publish(io.markers_writer.write(prediction, header))
@@ -394,12 +397,23 @@ class PoseNode(LifecycleNode):
     # --- services, parameters, clock, diagnostics --------------------------------------------
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
+        """Pause or resume. Resuming succeeds only when frames will be processed: while the
+        node is not active the request is kept for activation and the reply says so."""
         self._enabled = bool(request.data)
         if not self._enabled:
             self._discard_pending()
         self._stats.restart_watchdog()
-        response.success = True
-        response.message = "processing" if self._enabled else "paused"
+        active = self._lifecycle == "active"
+        response.success = active or not self._enabled
+        if not self._enabled:
+            response.message = "paused"
+        elif active:
+            response.message = "processing"
+        else:
+            response.message = (
+                f"enabled, but the node is {self._lifecycle}: nothing is processed until it is "
+                "activated (ros2 lifecycle set <node> activate)"
+            )
         self.get_logger().info(f"enable: {response.message}")
         return response
 

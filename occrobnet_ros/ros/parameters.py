@@ -50,10 +50,15 @@ def _check_device(value: str) -> str | None:
 
 
 def _check_tf_prefix(value: str) -> str | None:
-    # tf2 rejects frame ids with a leading '/', and names are ROS-name-like.
-    if value == "" or re.fullmatch(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*[/_]?", value):
+    # tf2 rejects frame ids with a leading '/', and names are ROS-name-like; a leading '~/'
+    # stands for the node's own name (tf.expand_prefix).
+    rest = value[2:] if value.startswith("~/") else value
+    if rest == "" or re.fullmatch(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*[/_]?", rest):
         return None
-    return f"tf_prefix '{value}' must be letters, digits, '_' and inner '/', no leading '/'"
+    return (
+        f"tf_prefix '{value}' must be letters, digits, '_' and inner '/' (no leading '/'), "
+        "optionally after '~/' (the node's name)"
+    )
 
 
 def _check_intrinsics(value: list[float]) -> str | None:
@@ -144,7 +149,12 @@ SPECS: dict[str, Spec] = {
     ),
     "publish_tf": Spec(True, "Broadcast <prefix>left_hand, right_hand and object frames."),
     "publish_joint_tf": Spec(False, "Also one TF frame per joint (<prefix>left_hand_index_tip)."),
-    "tf_prefix": Spec("", "Prefix of every TF frame this node publishes.", check=_check_tf_prefix),
+    "tf_prefix": Spec(
+        "~/",
+        "Prefix of every TF frame this node publishes; '~/' = the node's namespace and name "
+        "(cam1/occrobnet_pose/left_hand), so two cameras' nodes never collide; '' = none.",
+        check=_check_tf_prefix,
+    ),
     "publish_markers": Spec(True, "Publish RViz markers (hand skeletons, object box)."),
     "publish_debug_image": Spec(False, "Publish the image with the estimate drawn on it."),
     "diagnostics_period": Spec(1.0, "Seconds between /diagnostics messages.", bounds=(0.1, 60.0)),

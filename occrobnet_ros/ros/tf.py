@@ -25,6 +25,14 @@ from occrobnet_ros.skeleton import JOINT_NAMES, WRIST
 TF_QOS_DEPTH = 100  # what tf2_ros.TransformBroadcaster uses
 
 
+def expand_prefix(prefix: str, node_name: str) -> str:
+    """``prefix`` with a leading ``~/`` replaced by the node's fully qualified name (without
+    its leading '/'): ``~/`` on ``/cam1/occrobnet_pose`` gives ``cam1/occrobnet_pose/``."""
+    if not prefix.startswith("~/"):
+        return prefix
+    return f"{node_name.strip('/')}/{prefix[2:]}"
+
+
 def frame_names(prefix: str = "") -> dict[str, str]:
     """The child frame of each part: left_hand, right_hand, object."""
     return {part: f"{prefix}{part}" for part in ("left_hand", "right_hand", "object")}
