@@ -35,6 +35,11 @@ ARGUMENTS = {
     "use_sim_time": ("", "true to follow /clock (rosbag replay); empty = from the params file."),
     "autostart": ("", "true: configure and activate at start-up; empty = from the params file."),
     "use_compressed": ("", "true: subscribe to <image>/compressed; empty = from the params file."),
+    "rviz": ("false", "true: also start RViz (config/occrobnet.rviz: debug image, markers, TF)."),
+    "rviz_frame": (
+        "camera_color_optical_frame",
+        "RViz's fixed frame: the camera's optical frame (the images' frame_id).",
+    ),
     "fastdds_shm": (
         "true",
         "Give the node the package's Fast DDS shared-memory profile (big images), unless "
@@ -48,6 +53,8 @@ BOOLEANS = ("use_sim_time", "autostart", "use_compressed")
 
 def _overrides(context) -> dict:
     values = {}
+    if _true(LaunchConfiguration("rviz").perform(context)):
+        values["publish_debug_image"] = True  # RViz shows it (drawn only while subscribed)
     for name in OVERRIDES:
         text = LaunchConfiguration(name).perform(context).strip()
         if text:
@@ -97,9 +104,28 @@ def _node(context) -> list:
     return [node]
 
 
+def _rviz(context) -> list:
+    """RViz in the node's namespace (its displays use relative topics), when asked for."""
+    if not _true(LaunchConfiguration("rviz").perform(context)):
+        return []
+    config = os.path.join(get_package_share_directory(PACKAGE), "config", "occrobnet.rviz")
+    frame = LaunchConfiguration("rviz_frame").perform(context)
+    return [
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            namespace=LaunchConfiguration("namespace"),
+            arguments=["-d", config, "-f", frame],
+            output="screen",
+        )
+    ]
+
+
 def generate_launch_description() -> LaunchDescription:
     declared = [
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in ARGUMENTS.items()
     ]
-    return LaunchDescription([*declared, OpaqueFunction(function=_node)])
+    return LaunchDescription(
+        [*declared, OpaqueFunction(function=_node), OpaqueFunction(function=_rviz)]
+    )

@@ -231,8 +231,16 @@ class Estimator:
 
     # --- inference -----------------------------------------------------------------------------
 
-    def predict(self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None) -> Prediction:
-        """One frame of a stream: ROI tracking and smoothing apply."""
+    def predict(
+        self,
+        rgb: np.ndarray,
+        K: np.ndarray,
+        stamp_s: float | None = None,
+        distortion: geometry.LensDistortion | None = None,
+    ) -> Prediction:
+        """One frame of a stream: ROI tracking and smoothing apply. ``distortion``: the raw
+        image's lens distortion (None: a pinhole or rectified image); 2D keypoints stay in the
+        raw image, the 3D fit uses them undistorted."""
         _check_image(rgb)
         K = _check_intrinsics(K)
         height, width = rgb.shape[:2]
@@ -242,16 +250,19 @@ class Estimator:
             if use_roi
             else crop_policy.full_frame_transform(width, height, self.input_size)
         )
-        prediction = self._predict_crops([rgb], [K], [transform])[0]
+        prediction = self._predict_crops([rgb], [K], [transform], [distortion])[0]
         if use_roi and not _anything_detected(prediction):
             # The ROI lost everything: look at the whole image again within this frame.
             full = crop_policy.full_frame_transform(width, height, self.input_size)
-            lost, prediction = prediction, self._predict_crops([rgb], [K], [full])[0]
+            lost = prediction
+            prediction = self._predict_crops([rgb], [K], [full], [distortion])[0]
             # The frame cost both passes: report both (latency figures and diagnostics).
             prediction.inference_time += lost.inference_time
             for stage, seconds in lost.timings.items():
                 prediction.timings[stage] += seconds
-        self._track_points = _tracked_points(prediction, K) if self.roi_tracking else None
+        self._track_points = (
+            _tracked_points(prediction, K, distortion) if self.roi_tracking else None
+        )
         if self.smoothing:
             self._smooth(prediction, time.monotonic() if stamp_s is None else stamp_s)
         return prediction
@@ -261,6 +272,7 @@ class Estimator:
         images: list[np.ndarray],
         Ks: list[np.ndarray],
         boxes: list[np.ndarray | None] | None = None,
+        distortions: list[geometry.LensDistortion | None] | None = None,
     ) -> list[Prediction]:
         """Independent frames (no tracking, no smoothing): deterministic, for evaluation.
 
@@ -275,7 +287,7 @@ class Estimator:
         Ks = [_check_intrinsics(K) for K in Ks]
         boxes = boxes if boxes is not None else [None] * len(images)
         transforms = [self._crop_transform(rgb, box) for rgb, box in zip(images, boxes)]
-        return self._predict_crops(images, Ks, transforms)
+        return self._predict_crops(images, Ks, transforms, distortions)
 
     def _crop_transform(self, rgb: np.ndarray, box: np.ndarray | None) -> np.ndarray:
         if box is not None and np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]:
@@ -283,7 +295,8 @@ class Estimator:
             return crop_policy.roi_transform(corners, self.input_size)
         return crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
 
-    def _predict_crops(self, images, Ks, transforms) -> list[Prediction]:
+    def _predict_crops(self, images, Ks, transforms, distortions=None) -> list[Prediction]:
+        distortions = distortions if distortions is not None else [None] * len(images)
         if self.model is None:
             raise EstimatorError("the estimator was closed")
         started = time.perf_counter()
@@ -302,8 +315,8 @@ class Estimator:
         inferred = time.perf_counter()
         thresholds = self.hand_threshold, self.object_threshold
         predictions = [
-            Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, *thresholds)
-            for i, (rgb, A, K) in enumerate(zip(images, transforms, Ks))
+            Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, lens, *thresholds)
+            for i, (rgb, A, K, lens) in enumerate(zip(images, transforms, Ks, distortions))
         ]
         decoded = time.perf_counter()
         timings = {
@@ -500,7 +513,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
-def _decode(outputs, i, transform, K, hand_threshold, object_threshold) -> Prediction:
+def _decode(outputs, i, transform, K, lens, hand_threshold, object_threshold) -> Prediction:
     to_image = geometry.invert_affine(transform)
     prediction = Prediction()
     hand_probability = _sigmoid(outputs["hand_presence"][i])
@@ -519,6 +532,7 @@ def _decode(outputs, i, transform, K, hand_threshold, object_threshold) -> Predi
             outputs["joints_3d"][i][hand_slice(hand)].astype(np.float64),
             outputs["joint_confidence"][i][hand_slice(hand)].astype(np.float64),
             K,
+            lens,
         )
         if estimate is not None:
             setattr(prediction, f"{HAND_NAMES[hand]}_hand", estimate)
@@ -526,7 +540,7 @@ def _decode(outputs, i, transform, K, hand_threshold, object_threshold) -> Predi
         probability = float(_sigmoid(outputs["object_presence"][i]))
         if probability >= object_threshold:
             wrist = _reference_wrist(prediction)
-            prediction.object = _decode_object(outputs, i, to_image, K, probability, wrist)
+            prediction.object = _decode_object(outputs, i, to_image, K, lens, probability, wrist)
     return prediction
 
 
@@ -539,9 +553,16 @@ def _reference_wrist(prediction: Prediction) -> np.ndarray | None:
     return None
 
 
-def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstimate | None:
+def _pinhole(uv: np.ndarray, K: np.ndarray, lens: geometry.LensDistortion | None) -> np.ndarray:
+    """Raw-image pixels as a pinhole camera with ``K`` sees them (the 3D fit is pinhole)."""
+    return uv if lens is None else lens.undistort(uv, K)
+
+
+def _decode_hand(hand, probability, uv, joints_rel, confidence, K, lens) -> HandEstimate | None:
     try:
-        root = geometry.solve_translation(uv, joints_rel, K, weights=confidence + MIN_JOINT_WEIGHT)
+        root = geometry.solve_translation(
+            _pinhole(uv, K, lens), joints_rel, K, weights=confidence + MIN_JOINT_WEIGHT
+        )
     except ValueError:
         return None  # degenerate 2D/3D: not a usable detection
     joints = joints_rel + root
@@ -561,7 +582,7 @@ def _decode_hand(hand, probability, uv, joints_rel, confidence, K) -> HandEstima
     )
 
 
-def _decode_object(outputs, i, to_image, K, probability, wrist=None) -> ObjectEstimate:
+def _decode_object(outputs, i, to_image, K, lens, probability, wrist=None) -> ObjectEstimate:
     """The object's pose. Its origin is the placed wrist plus the translation head's offset
     (KT's relative translation) when a hand was placed, else solved from its 2D box corners.
     Measured on the first 40 benchmark frames with the stage-2 weights: 0.22 m median error
@@ -573,7 +594,7 @@ def _decode_object(outputs, i, to_image, K, probability, wrist=None) -> ObjectEs
         corners_2d = geometry.apply_affine(to_image, outputs["object_corners_2d"][i])
         corners_rel = outputs["object_corners_rel"][i].astype(np.float64)
         try:
-            origin = geometry.solve_translation(corners_2d, corners_rel, K)
+            origin = geometry.solve_translation(_pinhole(corners_2d, K, lens), corners_rel, K)
         except ValueError:
             return ObjectEstimate()
     centre = origin + rotation @ outputs["object_box_centre"][i].astype(np.float64)
@@ -592,11 +613,13 @@ def _anything_detected(prediction: Prediction) -> bool:
     return any(h.detected for h in prediction.hands) or prediction.object.detected
 
 
-def _tracked_points(prediction: Prediction, K: np.ndarray) -> np.ndarray | None:
-    """The 2D points the next frame's ROI is built around, or None when nothing was found."""
+def _tracked_points(prediction: Prediction, K: np.ndarray, lens=None) -> np.ndarray | None:
+    """The 2D points (raw image) the next frame's ROI is built around, or None when nothing
+    was found."""
     points = [h.keypoints_2d for h in prediction.hands if h.detected]
     if prediction.object.detected:
-        points.append(geometry.project(prediction.object.corners, K))
+        corners = prediction.object.corners
+        points.append(geometry.project(corners, K) if lens is None else lens.project(corners, K))
     return np.concatenate(points) if points else None
 
 

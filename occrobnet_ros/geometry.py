@@ -6,7 +6,9 @@ Conventions used everywhere in the package (DESIGN.md sections 4.8 and 6):
 - Pixel coordinates ``(u, v)`` put the centre of pixel ``(col, row)`` at ``(col, row)``, as
   OpenCV and ``sensor_msgs/CameraInfo`` do. An image ``W`` pixels wide spans
   ``[-0.5, W - 0.5]``.
-- ``K`` is the 3x3 pinhole intrinsic matrix; skew is honoured where it is cheap to do so.
+- ``K`` is the 3x3 pinhole intrinsic matrix; skew is honoured where it is cheap to do so. A
+  lens that bends straight lines adds a :class:`LensDistortion` (``sensor_msgs/CameraInfo``'s
+  ``distortion_model`` and ``d``) that maps raw-image pixels to and from pinhole pixels.
 - 2x3 affine matrices map source pixel coordinates to destination pixel coordinates, so they can
   be handed to ``cv2.warpAffine(src, A, (out, out))`` unchanged.
 - Quaternions are ``(x, y, z, w)``, the order of ``geometry_msgs/Quaternion``.
@@ -14,6 +16,9 @@ Conventions used everywhere in the package (DESIGN.md sections 4.8 and 6):
 Only numpy, scipy and OpenCV are used here: no torch, no ROS.
 """
 
+from dataclasses import dataclass
+
+import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -31,6 +36,68 @@ def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     homogeneous = points @ np.asarray(K, dtype=np.float64).T
     return homogeneous[..., :2] / homogeneous[..., 2:3]
+
+
+# CameraInfo distortion models (sensor_msgs/distortion_models.hpp) and their coefficient counts.
+PINHOLE_DISTORTION_MODELS = {"plumb_bob": (5,), "rational_polynomial": (8, 12, 14)}
+FISHEYE_DISTORTION_MODELS = {"equidistant": (4,)}
+
+
+@dataclass(frozen=True)
+class LensDistortion:
+    """A camera's lens distortion: a CameraInfo ``distortion_model`` and its ``d``.
+
+    :meth:`undistort` maps pixels of the raw (distorted) image to the pixels an ideal pinhole
+    camera with the same ``K`` would see, and :meth:`project` is the raw image's projection;
+    the model follows OpenCV's (``cv2.undistortPoints``, ``cv2.fisheye`` for equidistant).
+    """
+
+    model: str
+    coefficients: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        counts = {**PINHOLE_DISTORTION_MODELS, **FISHEYE_DISTORTION_MODELS}.get(self.model)
+        if counts is None:
+            raise ValueError(f"unsupported distortion model '{self.model}'")
+        if len(self.coefficients) not in counts:
+            raise ValueError(
+                f"{self.model} takes {' or '.join(map(str, counts))} coefficients, "
+                f"got {len(self.coefficients)}"
+            )
+        if not np.isfinite(self.coefficients).all():
+            raise ValueError(f"distortion coefficients are not finite: {self.coefficients}")
+
+    @property
+    def _fisheye(self) -> bool:
+        return self.model in FISHEYE_DISTORTION_MODELS
+
+    def undistort(self, uv: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """Raw-image pixels ``[..., 2]`` -> pinhole pixels (same ``K``)."""
+        uv = np.asarray(uv, dtype=np.float64)
+        src, K, D = uv.reshape(-1, 1, 2), np.asarray(K, np.float64), np.array(self.coefficients)
+        if self._fisheye:
+            out = cv2.fisheye.undistortPoints(src, K, D, P=K)
+        else:
+            # Iterate to convergence: OpenCV's default of 5 steps leaves ~0.1 px at the edges.
+            # OpenCV 4 names that variant undistortPointsIter; OpenCV 5 folds it into
+            # undistortPoints.
+            criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
+            if hasattr(cv2, "undistortPointsIter"):
+                out = cv2.undistortPointsIter(src, K, D, None, K, criteria)
+            else:
+                out = cv2.undistortPoints(src, K, D, None, None, K, criteria)
+        return out.reshape(uv.shape)
+
+    def project(self, points: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """Camera-frame points ``[..., 3]`` (z > 0) -> raw-image pixels ``[..., 2]``."""
+        points = np.asarray(points, dtype=np.float64)
+        src, K = points.reshape(-1, 1, 3), np.asarray(K, np.float64)
+        D, zero = np.array(self.coefficients), np.zeros(3)
+        if self._fisheye:
+            out, _ = cv2.fisheye.projectPoints(src, zero, zero, K, D)
+        else:
+            out, _ = cv2.projectPoints(src, zero, zero, K, D)
+        return out.reshape(*points.shape[:-1], 2)
 
 
 def backproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray) -> np.ndarray:

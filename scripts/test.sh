@@ -17,7 +17,8 @@ echo "[test] pytest, Jazzy lane (requirements-jazzy.txt)"
 jazzy_tests=(
   test/test_node_*.py test/test_launch_*.py test/test_ros_messages.py test/test_messages.py
   test/test_camera_info.py test/test_image_conversion.py test/test_stamp_sync.py
-  test/test_bag_*.py test/test_metrics_*.py test/test_install_layout.py
+  test/test_bag_*.py test/test_metrics_*.py test/test_install_layout.py test/test_colcon_test.py
+  test/test_package_xml.py
 )
 # A clean environment: nothing of the Kilted lane's (PYTHONPATH, AMENT_PREFIX_PATH, ...) leaks.
 exec env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 OCCROBNET_LANE=jazzy \

@@ -72,7 +72,9 @@ class FakeEstimator:
         self.object_threshold = 0.5
         self.delay = float(os.environ.get("FAKE_ESTIMATOR_DELAY", "0"))
 
-    def predict(self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None, distortion=None
+    ) -> Prediction:
         if tuple(rgb[0, 0].tolist()) == FAIL_PIXEL:
             raise RuntimeError("fake estimator failure")
         if self.delay:

@@ -9,9 +9,9 @@ from occrobnet_ros.ros.camera_info import (
     CameraInfoError,
     camera_info_image_size,
     check_image_matches,
+    distortion_from_camera_info,
     intrinsics_from_camera_info,
     intrinsics_from_parameter,
-    is_distorted,
 )
 
 FX, FY, CX, CY = 600.0, 610.0, 321.5, 242.25
@@ -123,10 +123,18 @@ def test_roi_outside_the_sensor_is_refused():
     assert _reason(intrinsics_from_camera_info, _info(roi=roi)) == "bad_roi"
 
 
-def test_distortion_is_reported():
-    assert not is_distorted(_info())
-    assert not is_distorted(_info(d=[0.0] * 5))
-    assert is_distorted(_info(d=[-0.1, 0.02, 0.0, 0.0, 0.0]))
+def test_distortion_comes_from_d_and_the_model():
+    assert distortion_from_camera_info(_info()) is None
+    assert distortion_from_camera_info(_info(d=[0.0] * 5, distortion_model="plumb_bob")) is None
+    lens = distortion_from_camera_info(
+        _info(d=[-0.1, 0.02, 0.0, 0.0, 0.0], distortion_model="plumb_bob")
+    )
+    assert lens.model == "plumb_bob" and lens.coefficients == (-0.1, 0.02, 0.0, 0.0, 0.0)
+    fisheye = _info(d=[0.1, -0.02, 0.003, 0.0], distortion_model="equidistant")
+    assert distortion_from_camera_info(fisheye).model == "equidistant"
+    for model, d in (("plumb_bob", [0.1] * 4), ("kannala", [0.1] * 4), ("", [0.1] * 5)):
+        bad = _info(d=d, distortion_model=model)
+        assert _reason(distortion_from_camera_info, bad) == "bad_distortion", model
 
 
 def test_parameter_gives_k():
@@ -173,3 +181,17 @@ def test_other_sizes_are_refused():
     assert _reason(check_image_matches, K_FULL, 320, 240, 640, 480, rescale=False) == (
         "size_mismatch"
     )
+
+
+def test_the_node_takes_the_lens_from_raw_cameras_and_none_from_rectified_ones():
+    from occrobnet_ros.reliability.fuzz import node_settings
+    from occrobnet_ros.ros.node import _Intrinsics
+
+    raw = _info(d=[-0.1, 0.02, 0.0, 0.0, 0.0], distortion_model="plumb_bob")
+    K, lens = _Intrinsics()(raw, 640, 480, node_settings())
+    np.testing.assert_array_equal(K, K_FULL)
+    assert lens.coefficients == (-0.1, 0.02, 0.0, 0.0, 0.0)
+    K, lens = _Intrinsics()(raw, 640, 480, node_settings(use_projection_matrix=True))
+    assert lens is None  # image_rect: p describes it, and it has no distortion left
+    K, lens = _Intrinsics()(None, 640, 480, node_settings(fallback_intrinsics=(FX, FY, CX, CY)))
+    assert lens is None

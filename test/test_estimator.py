@@ -65,7 +65,7 @@ def test_decode_recovers_metric_poses_in_the_camera_frame():
     transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
     outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
 
-    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
 
     assert prediction.right_hand.detected and prediction.left_hand.detected
     np.testing.assert_allclose(prediction.right_hand.joints, right_abs, atol=1e-9)
@@ -78,6 +78,40 @@ def test_decode_recovers_metric_poses_in_the_camera_frame():
     np.testing.assert_allclose(wrist_rotation @ wrist_rotation.T, np.eye(3), atol=1e-9)
 
 
+def test_a_distorted_raw_image_gives_the_3d_of_the_rectified_one():
+    # A RealSense-like plumb_bob lens; hands and object near the image corner, where it bends
+    # pixels most. The network sees the raw image: its 2D outputs are the raw projections.
+    lens = geometry.LensDistortion("plumb_bob", (-0.28, 0.09, 0.001, -0.001, 0.0))
+    rng = np.random.default_rng(3)
+    right_rel, right_abs = _hand(rng, np.array([0.20, 0.12, 0.50]))
+    left_rel, left_abs = _hand(rng, np.array([-0.18, -0.10, 0.55]))
+    R = geometry.rotvec_to_matrix(np.array([0.1, 0.4, -0.3]))
+    obj = (R, np.array([0.15, 0.10, 0.45]), np.zeros(3), np.array([0.03, 0.04, 0.06]))
+    transform = crop_policy.full_frame_transform(WIDTH, HEIGHT, 256)
+    rectified = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
+    raw = dict(rectified)
+    raw["joints_2d"] = geometry.apply_affine(
+        transform, lens.project(np.concatenate([right_abs, left_abs]), K)
+    )[None]
+    corners_cam = (box_corners(2 * obj[3]) + obj[2]) @ R.T + obj[1]
+    raw["object_corners_2d"] = geometry.apply_affine(transform, lens.project(corners_cam, K))[None]
+    bent = np.abs(raw["joints_2d"] - rectified["joints_2d"]).max() / transform[0, 0]
+    assert bent > 10.0  # px in the image: the lens matters here
+
+    from_rectified = _decode(rectified, 0, transform, K, None, 0.5, 0.5)
+    from_raw = _decode(raw, 0, transform, K, lens, 0.5, 0.5)
+    ignoring_lens = _decode(raw, 0, transform, K, None, 0.5, 0.5)
+
+    for hand in ("right_hand", "left_hand"):
+        rect_joints = getattr(from_rectified, hand).joints
+        np.testing.assert_allclose(getattr(from_raw, hand).joints, rect_joints, atol=1e-6)
+        assert np.abs(getattr(ignoring_lens, hand).joints - rect_joints).max() > 0.01
+    # The 2D keypoints stay where they are in the image the node received.
+    np.testing.assert_allclose(
+        from_raw.right_hand.keypoints_2d, lens.project(right_abs, K), atol=1e-6
+    )
+
+
 def test_decode_applies_presence_thresholds():
     rng = np.random.default_rng(2)
     right_rel, right_abs = _hand(rng, np.array([0.0, 0.0, 0.5]))
@@ -87,7 +121,7 @@ def test_decode_applies_presence_thresholds():
     outputs["hand_presence"] = np.array([[2.0, -2.0]])  # p = 0.88, 0.12
     outputs["object_presence"] = np.array([-1.0])  # p = 0.27
 
-    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
 
     assert prediction.right_hand.detected and prediction.right_hand.confidence == pytest.approx(
         0.8808, abs=1e-4
@@ -239,7 +273,7 @@ def test_confident_heatmap_peaks_replace_the_2d_head():
     outputs["joint_peaks"] = true_uv
     outputs["joint_confidence"][0, 15:NUM_JOINTS] = 0.05  # flat maps: the head's 2D is kept
 
-    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
 
     uv = prediction.right_hand.keypoints_2d
     image_uv = geometry.project(right_abs, K)
@@ -277,11 +311,11 @@ def test_object_is_placed_from_the_wrist_and_the_relative_translation():
     outputs["object_corners_2d"] = outputs["object_corners_2d"] + 40.0
     expected = R @ obj[2] + obj[1]
 
-    prediction = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
     assert prediction.right_hand.detected
     np.testing.assert_allclose(prediction.object.translation, expected, atol=1e-9)
 
     outputs["hand_presence"] = np.array([[-5.0, -5.0]])  # no hand: the corner solve
-    alone = _decode(outputs, 0, transform, K, 0.5, 0.5)
+    alone = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
     assert alone.object.detected
     assert np.linalg.norm(alone.object.translation - expected) > 0.01

@@ -30,7 +30,9 @@ def _frame(info_size: tuple[int, int], image_size: tuple[int, int], focal: float
     rgb = np.zeros((height, width, 3), np.uint8)
     info = CameraInfo(width=info_size[0], height=info_size[1])
     info.k = [focal, 0.0, 3.5, 0.0, focal, 2.5, 0.0, 0.0, 1.0]
-    return HostileFrame(image=rgb_to_image_msg(rgb), info=info)
+    image = rgb_to_image_msg(rgb)
+    image.header.frame_id = "camera_optical_frame"
+    return HostileFrame(image=image, info=info)
 
 
 @pytest.mark.parametrize(

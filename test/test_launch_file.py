@@ -32,8 +32,10 @@ def node_call(tree: ast.Module) -> dict:
     calls = [
         node for node in ast.walk(tree)
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Node"
+        and not any(k.arg == "package" and getattr(k.value, "value", "") == "rviz2"
+                    for k in node.keywords)
     ]  # fmt: skip
-    assert len(calls) == 1, "the launch file starts exactly one Node"
+    assert len(calls) == 1, "the launch file starts exactly one Node besides the optional RViz"
     constants = {name: module_constant(tree, name) for name in ("PACKAGE", "EXECUTABLE")}
     keywords = {}
     for keyword in calls[0].keywords:

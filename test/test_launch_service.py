@@ -192,3 +192,50 @@ def _parameters(launch: Launch, node_name: str, names: list[str]) -> list:
             {4: value.string_value, 3: value.double_value, 1: value.bool_value}[value.type]
         )
     return values
+
+
+RVIZ_PROBE = """
+import importlib.util, json, os, sys
+from launch import LaunchContext
+spec = importlib.util.spec_from_file_location("pose_launch", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+result = {}
+for rviz in ("false", "true"):
+    context = LaunchContext()
+    context.launch_configurations.update(
+        {name: default for name, (default, _) in module.ARGUMENTS.items()}
+    )
+    context.launch_configurations["rviz"] = rviz
+    nodes = module._rviz(context)
+    result[rviz] = {
+        "nodes": [(n.node_package, n.node_executable) for n in nodes],
+        "debug_image": module._overrides(context).get("publish_debug_image", False),
+    }
+print(json.dumps(result))
+"""
+
+
+def test_rviz_true_adds_rviz2_with_the_packages_config_and_turns_on_the_debug_image(tmp_path):
+    import json
+
+    launch_file = REPO / "launch" / "pose.launch.py"
+    probe = subprocess.run(
+        [os.sys.executable, "-c", RVIZ_PROBE, str(launch_file)],
+        env=pythonpath(_launch_path(), isolated_ros_env()),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    result = json.loads(probe.stdout.splitlines()[-1])
+    assert result["false"] == {"nodes": [], "debug_image": False}
+    assert result["true"] == {"nodes": [["rviz2", "rviz2"]], "debug_image": True}
+
+
+def test_the_rviz_config_shows_the_debug_image_markers_and_tf():
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "occrobnet.rviz").read_text())
+    displays = {d["Class"]: d for d in config["Visualization Manager"]["Displays"]}
+    assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "debug_image"
+    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "markers"
+    assert "rviz_default_plugins/TF" in displays

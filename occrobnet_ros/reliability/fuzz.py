@@ -85,7 +85,7 @@ def run_input_path(frame: HostileFrame, settings: Settings, intrinsics: _Intrins
         return "rejected: image_no_frame_id"  # as the node does
     try:
         rgb = _to_rgb(frame.image)
-        K = intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)
+        K, _ = intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)
     except ImageConversionError as error:
         if error.reason not in image_conversion.REASONS:
             raise AssertionError(f"undocumented image reason {error.reason!r}") from error

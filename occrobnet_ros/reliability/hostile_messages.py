@@ -196,6 +196,7 @@ def frames(draw, kinds: tuple[str, ...] = ("raw", "compressed")) -> HostileFrame
     width, height = (image.width, image.height) if isinstance(image, Image) else (16, 12)
     info = None if _wild(draw) else draw(camera_infos(min(width, UINT32), min(height, UINT32)))
     offset = draw(st.integers(-(10**9), 10**9)) if _wild(draw) else 0
+    image.header.frame_id = "camera_optical_frame"  # as drivers send it; wild: any text
     if _wild(draw):
         image.header.frame_id = draw(st.text(max_size=16))
     return HostileFrame(image=image, info=info, stamp=draw(stamps()), info_offset_ns=offset)

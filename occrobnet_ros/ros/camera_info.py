@@ -2,9 +2,9 @@
 
 Which matrix (sensor_msgs/msg/CameraInfo.msg):
 
-- ``k`` (row-major 3x3) describes the *raw*, distorted image (``image_raw``). The estimator is
-  a pinhole model and ignores ``d``: fine for mildly distorted lenses, while a wide-angle
-  camera should go through image_proc first (:func:`is_distorted` lets the node warn).
+- ``k`` (row-major 3x3) describes the *raw*, distorted image (``image_raw``), with ``d`` and
+  ``distortion_model`` (:func:`distortion_from_camera_info`): the estimator undistorts its 2D
+  keypoints with them before the 3D fit.
 - The left 3x3 block of ``p`` describes the *rectified* image (``image_rect*`` topics from
   image_proc): pass ``use_projection=True`` there.
 
@@ -22,6 +22,8 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
+from occrobnet_ros.geometry import LensDistortion
+
 REASONS = (
     "uncalibrated",  # the matrix is all zeros: the driver has no calibration
     "not_finite",
@@ -31,6 +33,7 @@ REASONS = (
     "not_set",  # an empty or all-zero intrinsics parameter
     "bad_length",
     "size_mismatch",  # the image size cannot be reconciled with the CameraInfo's
+    "bad_distortion",  # an unsupported distortion_model, or d of the wrong length or not finite
 )
 
 
@@ -68,10 +71,16 @@ def camera_info_image_size(msg: CameraInfo) -> tuple[int, int]:
     return width // binning_x, height // binning_y
 
 
-def is_distorted(msg: CameraInfo) -> bool:
-    """Whether ``msg`` has non-zero distortion coefficients (so ``k`` is only approximate)."""
-    coefficients = np.asarray(msg.d, dtype=float)
-    return bool(np.any(coefficients != 0.0))
+def distortion_from_camera_info(msg: CameraInfo) -> LensDistortion | None:
+    """The lens distortion of the raw image ``msg`` describes; None when ``d`` is empty or
+    all zero (a pinhole camera, or an image rectified already)."""
+    coefficients = tuple(float(c) for c in msg.d)
+    if not any(coefficients):
+        return None
+    try:
+        return LensDistortion(msg.distortion_model, coefficients)
+    except ValueError as error:
+        raise CameraInfoError("bad_distortion", str(error)) from error
 
 
 def intrinsics_from_parameter(values: Sequence[float]) -> np.ndarray:

@@ -16,7 +16,7 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from occrobnet_ros.geometry import project
+from occrobnet_ros.geometry import LensDistortion, project
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.ros.messages import set_points, set_pose
 from occrobnet_ros.skeleton import BONES, NUM_JOINTS
@@ -96,8 +96,11 @@ def _hand_markers(side: str) -> tuple[Marker, Marker]:
     return bones, joints
 
 
-def draw_prediction(rgb: np.ndarray, prediction: Prediction, K: np.ndarray) -> np.ndarray:
-    """A copy of ``rgb`` with both skeletons (2D keypoints) and the object box drawn on it."""
+def draw_prediction(
+    rgb: np.ndarray, prediction: Prediction, K: np.ndarray, lens: LensDistortion | None = None
+) -> np.ndarray:
+    """A copy of ``rgb`` with both skeletons (2D keypoints) and the object box drawn on it
+    (``lens``: the image's distortion, so the box lands where the raw image shows it)."""
     canvas = np.array(rgb, dtype=np.uint8, copy=True)
     thickness = max(1, round(max(canvas.shape[:2]) / 320))
     for side, hand in (("right_hand", prediction.right_hand), ("left_hand", prediction.left_hand)):
@@ -106,7 +109,8 @@ def draw_prediction(rgb: np.ndarray, prediction: Prediction, K: np.ndarray) -> n
             _polylines(canvas, segments, COLORS[side], thickness)
     obj = prediction.object
     if obj.detected and np.all(obj.corners[:, 2] > 0.0):  # a box behind the camera has no image
-        _polylines(canvas, project(obj.corners, K)[BOX_EDGES], COLORS["object"], thickness)
+        corners = project(obj.corners, K) if lens is None else lens.project(obj.corners, K)
+        _polylines(canvas, corners[BOX_EDGES], COLORS["object"], thickness)
     return canvas
 
 

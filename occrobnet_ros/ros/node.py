@@ -47,12 +47,14 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
+from occrobnet_ros.geometry import LensDistortion
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.prediction import Prediction
 from occrobnet_ros.ros.camera_info import (
     CameraInfoError,
     camera_info_image_size,
     check_image_matches,
+    distortion_from_camera_info,
     intrinsics_from_camera_info,
 )
 from occrobnet_ros.ros.diagnostics import NodeState, PipelineStats, diagnostic_array
@@ -327,7 +329,7 @@ class PoseNode(LifecycleNode):
             return
         try:
             rgb = _to_rgb(frame.image)
-            K = self._intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)
+            K, lens = self._intrinsics(frame.info, rgb.shape[1], rgb.shape[0], settings)
         except ImageConversionError as error:
             self._reject(f"image_{error.reason}", f"bad image: {error}")
             return
@@ -338,10 +340,16 @@ class PoseNode(LifecycleNode):
             if self._lifecycle != "active" or self._estimator is None or not self._enabled:
                 self._stats.count_drop("inactive")
                 return
-            self._estimate_and_publish(frame, stamp_ns, rgb, K, settings)
+            self._estimate_and_publish(frame, stamp_ns, rgb, K, lens, settings)
 
     def _estimate_and_publish(
-        self, frame: Frame, stamp_ns: int, rgb: np.ndarray, K: np.ndarray, settings: Settings
+        self,
+        frame: Frame,
+        stamp_ns: int,
+        rgb: np.ndarray,
+        K: np.ndarray,
+        lens: LensDistortion | None,
+        settings: Settings,
     ) -> None:
         estimator = self._estimator
         if settings is not self._applied:  # parameters changed: apply them between frames
@@ -352,7 +360,7 @@ class PoseNode(LifecycleNode):
             self._reset_estimator.clear()
         self._last_stamp_ns = stamp_ns
         try:
-            prediction = estimator.predict(rgb, K, stamp_ns * 1e-9)
+            prediction = estimator.predict(rgb, K, stamp_ns * 1e-9, lens)
         except Exception as error:  # noqa: BLE001 - skip the frame, report, keep serving
             self._stats.count_error(f"{type(error).__name__}: {error}")
             self.get_logger().error(
@@ -360,7 +368,7 @@ class PoseNode(LifecycleNode):
                 throttle_duration_sec=LOG_THROTTLE,
             )
             return
-        self._publish(frame, rgb, K, prediction, settings)
+        self._publish(frame, rgb, K, lens, prediction, settings)
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self._stats.record_output(
             latency, time.monotonic() - frame.received, prediction.inference_time
@@ -371,6 +379,7 @@ class PoseNode(LifecycleNode):
         frame: Frame,
         rgb: np.ndarray,
         K: np.ndarray,
+        lens: LensDistortion | None,
         prediction: Prediction,
         settings: Settings,
     ) -> None:
@@ -380,13 +389,12 @@ class PoseNode(LifecycleNode):
         io.pose.publish(io.pose_writer.write(prediction, header, *self._model))
         if settings.publish_tf:
             prefix = expand_prefix(settings.tf_prefix, self.get_fully_qualified_name())
-            io.tf.send(
-                io.tf_writer.write(prediction, header, prefix, settings.publish_joint_tf)
-            )
+            io.tf.send(io.tf_writer.write(prediction, header, prefix, settings.publish_joint_tf))
         if settings.publish_markers and io.markers.get_subscription_count():
             io.markers.publish(io.markers_writer.write(prediction, header))
         if settings.publish_debug_image and io.debug_image.get_subscription_count():
-            io.debug_image.publish(rgb_to_image_msg(draw_prediction(rgb, prediction, K), header))
+            drawn = draw_prediction(rgb, prediction, K, lens)
+            io.debug_image.publish(rgb_to_image_msg(drawn, header))
 
     def _reject(self, reason: str, detail: str) -> None:
         self._stats.count_rejected(reason)
@@ -566,35 +574,38 @@ def _to_rgb(msg: Image | CompressedImage) -> np.ndarray:
 
 
 class _Intrinsics:
-    """K for each frame: from its CameraInfo, else the fallback parameter.
+    """K and the lens distortion for each frame: from its CameraInfo, else the fallback
+    parameter (a pinhole). With ``use_projection_matrix`` the image is rectified: no lens.
 
-    A camera's CameraInfo rarely changes, so K is recomputed only when the numbers it depends
-    on do (saves ~0.15 ms of the per-frame budget).
+    A camera's CameraInfo rarely changes, so both are recomputed only when the numbers they
+    depend on do (DESIGN.md section 5: the per-frame budget).
     """
 
     def __init__(self) -> None:
         self._key: tuple | None = None
-        self._K: np.ndarray | None = None
+        self._camera: tuple[np.ndarray, LensDistortion | None] | None = None
 
     def __call__(
         self, info: CameraInfo | None, width: int, height: int, settings: Settings
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, LensDistortion | None]:
         if info is None:
             K = settings.fallback_K
             if K is None:
                 raise CameraInfoError("not_set", "no CameraInfo and no fallback_intrinsics")
-            return K
+            return K, None
         roi = info.roi
         key = (
             bytes(info.k), bytes(info.p), info.width, info.height, info.binning_x,
             info.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height, width, height,
-            settings.use_projection_matrix,
+            settings.use_projection_matrix, bytes(info.d), info.distortion_model,
         )  # fmt: skip
         if key != self._key:
-            K = intrinsics_from_camera_info(info, use_projection=settings.use_projection_matrix)
-            self._K = check_image_matches(K, width, height, *camera_info_image_size(info))
-            self._key = key
-        return self._K
+            rectified = settings.use_projection_matrix
+            K = intrinsics_from_camera_info(info, use_projection=rectified)
+            K = check_image_matches(K, width, height, *camera_info_image_size(info))
+            lens = None if rectified else distortion_from_camera_info(info)
+            self._camera, self._key = (K, lens), key
+        return self._camera
 
 
 def main(args: list[str] | None = None, estimator_factory=load_estimator) -> int:
