@@ -41,30 +41,30 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _top_level_names(path: Path) -> set[str]:
-    """Names a module defines or imports at its top level (what ``from m import x`` finds)."""
+def _defined_names(path: Path, *, imports: bool, attributes: bool) -> set[str]:
+    """Functions, classes and assigned names of a file, plus what it imports (``imports``) or
+    the ``x.attr = ...`` attributes it sets (``attributes``)."""
     names = set()
     for node in ast.walk(_parse(path)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, (ast.Name,)) and isinstance(node.ctx, ast.Store):
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif imports and isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif attributes and isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
     return names
+
+
+def _top_level_names(path: Path) -> set[str]:
+    """What ``from module import x`` finds in a module."""
+    return _defined_names(path, imports=True, attributes=False)
 
 
 def _member_names_in(path: Path) -> set[str]:
     """Every function, method, class, property and ``self.x`` attribute a file defines."""
-    names = set()
-    for node in ast.walk(_parse(path)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            names.add(node.attr)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-    return names
+    return _defined_names(path, imports=False, attributes=True)
 
 
 def _parameters(package: Path) -> dict[str, set[str]]:
