@@ -13,16 +13,25 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     "evaluate": (
-        "occrobnet_ros.evaluate",
+        "occrobnet_ros.evaluation.evaluate",
         "Score prediction files, or run a checkpoint on a dataset split and write them.",
     ),
-    "train": ("occrobnet_ros.train", "Train OccRobNet (one process, or torchrun for DDP)."),
+    "train": (
+        "occrobnet_ros.training.train",
+        "Train OccRobNet (one process, or torchrun for DDP).",
+    ),
     "bag-convert": ("occrobnet_ros.bag.convert", "Write a dataset or synthetic frames to a bag."),
     "bag-eval": ("occrobnet_ros.bag.bag_eval", "Replay bags through OccRobNet and report."),
-    "demo": ("occrobnet_ros.demo", "Stream synthetic camera frames through the node."),
-    "bench": ("occrobnet_ros.bench", "Measure model forward latency, parameters and FLOPs."),
-    "fuzz": ("occrobnet_ros.reliability.fuzz", "Send malformed camera messages to the node."),
-    "soak": ("occrobnet_ros.reliability.soak", "Stream frames at a rate; RSS, latency, counts."),
+    "demo": ("occrobnet_ros.tools.demo", "Stream synthetic camera frames through the node."),
+    "bench": ("occrobnet_ros.tools.bench", "Measure model forward latency, parameters and FLOPs."),
+    "fuzz": (
+        "occrobnet_ros.tools.reliability.fuzz",
+        "Send malformed camera messages to the node.",
+    ),
+    "soak": (
+        "occrobnet_ros.tools.reliability.soak",
+        "Stream frames at a rate; RSS, latency, counts.",
+    ),
 }
 
 

@@ -1,7 +1,7 @@
 """Where the network looks: the square crop fed to the model, shared by training and inference.
 
-Training (data/targets.py) and inference (estimator.py) MUST use this policy, or the network
-sees crops at inference that it never saw in training:
+Training (data/targets.py) and inference (inference/estimator.py) MUST use this policy, or the
+network sees crops at inference that it never saw in training:
 
 - ``FULL_FRAME``: the whole image letterboxed into the square input. Inference uses it when it
   knows nothing yet (first frame, or everything lost); training uses it for a fraction

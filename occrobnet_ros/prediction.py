@@ -1,7 +1,7 @@
 """What the estimator returns for one image: plain numpy, metres, camera optical frame.
 
-This is the boundary between the model side (estimator.py) and the ROS side (ros/): the node
-turns a Prediction into messages and TF without knowing anything about the network.
+This is the boundary between the model side (inference/estimator.py) and the ROS side (ros/):
+the node turns a Prediction into messages and TF without knowing anything about the network.
 Hands are the person's own left and right hands, as seen by the camera (never mirrored).
 """
 

@@ -23,3 +23,12 @@ def shipped_file_candidates(*parts: str) -> list[Path]:
 def shipped_file(*parts: str) -> Path | None:
     """The first existing candidate of :func:`shipped_file_candidates`, or None."""
     return next((path for path in shipped_file_candidates(*parts) if path.is_file()), None)
+
+
+def model_config_path(name: str) -> Path:
+    """A shipped model config (config/model/<name>.yaml), installed or in the source tree."""
+    path = shipped_file("config", "model", f"{name}.yaml")
+    if path is None:
+        searched = shipped_file_candidates("config", "model", f"{name}.yaml")
+        raise FileNotFoundError(f"model config {name}.yaml not found: {searched}")
+    return path

@@ -29,7 +29,7 @@ done
 
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 for name in "${VARIANTS[@]}"; do
-    "$PY" -m occrobnet_ros.benchmark --checkpoint "$OUT/$name/occrobnet_tiny_synthetic.safetensors" \
+    "$PY" -m occrobnet_ros.evaluation.synthetic_benchmark --checkpoint "$OUT/$name/occrobnet_tiny_synthetic.safetensors" \
         --count "${FRAMES:-500}" --threads 4 --device "${DEVICE:-cuda}" \
         --json "$OUT/$name/benchmark.json" > "$OUT/$name/benchmark.txt" &
 done

@@ -2,10 +2,10 @@
 
     python scripts/check_estimator.py weights/occrobnet_tiny_synthetic.safetensors [--frames N]
 
-The synthetic benchmark (``occrobnet_ros.benchmark``) scores root-relative poses on crops
-around the true hands. This script runs the estimator the way the node does (whole frame,
-then ROI tracking; default thresholds) and prints, as JSON, the figures of the model card's
-"Presence" and "Limits" sections:
+The synthetic benchmark (``occrobnet_ros.evaluation.synthetic_benchmark``) scores root-relative
+poses on crops around the true hands. This script runs the estimator the way the node does
+(whole frame, then ROI tracking; default thresholds) and prints, as JSON, the figures of the
+model card's "Presence" and "Limits" sections:
 
 - presence probabilities on blank (grey, black, white) and uniform-noise 640x480 images;
 - how many of 20 empty synthetic frames (a cluttered background, nothing else) report a hand;
@@ -31,7 +31,7 @@ from occrobnet_ros.data.synthetic import (  # noqa: E402
     generate_sample,
     training_seeds,
 )
-from occrobnet_ros.estimator import Estimator  # noqa: E402
+from occrobnet_ros.inference.estimator import Estimator  # noqa: E402
 from occrobnet_ros.skeleton import NUM_JOINTS  # noqa: E402
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])

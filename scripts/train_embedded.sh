@@ -27,7 +27,7 @@ export OMP_WAIT_POLICY=PASSIVE  # 2 shared cores: idle OpenMP threads must not s
 case "${1:-}" in
 export)
     .venv/bin/python scripts/export_checkpoint.py "$RUN/checkpoint.safetensors" "$WEIGHTS"
-    PYTHONPATH="$PWD" .venv/bin/python -m occrobnet_ros.benchmark --checkpoint "$WEIGHTS" \
+    PYTHONPATH="$PWD" .venv/bin/python -m occrobnet_ros.evaluation.synthetic_benchmark --checkpoint "$WEIGHTS" \
         --count "$BENCHMARK_FRAMES" --threads 2 --json "$RUN/benchmark.json"
     ;;
 resume)

@@ -3,13 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from occrobnet_ros.bag.sources import SyntheticSource
 from occrobnet_ros.data.synthetic import SyntheticConfig
-from occrobnet_ros.estimator import Estimator
-from occrobnet_ros.model.checkpoint import save_model
-from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+from occrobnet_ros.inference.estimator import Estimator
+from occrobnet_ros.model.checkpoint import save_random_model
+from occrobnet_ros.model.occrobnet import OccRobNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "weights" / "occrobnet_tiny_synthetic.safetensors"
@@ -35,9 +34,7 @@ def tiny_checkpoint(directory: Path) -> Path:
     config.input_size, config.heatmap_size = 128, 16
     probe = next(iter(small_source(1)))
     for seed in range(FIRST_TORCH_SEED, FIRST_TORCH_SEED + 20):
-        torch.manual_seed(seed)
-        path = directory / f"tiny_random_{seed}.safetensors"
-        save_model(build_model(config), path)
+        path = save_random_model(config, directory / f"tiny_random_{seed}.safetensors", seed)
         estimator = Estimator(path, device="cpu", roi_tracking=False, hand_threshold=0.0)
         if any(hand.detected for hand in estimator.predict(probe.rgb, probe.K).hands):
             return path

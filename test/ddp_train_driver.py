@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from occrobnet_ros import train
+from occrobnet_ros.training import train
 
 
 def parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,8 +1,8 @@
 """A fixed Prediction and a deterministic fake estimator, for the node's tests.
 
-The fake stands in for occrobnet_ros.estimator.Estimator where a test needs something the real
-model cannot be made to do on demand: fail on one frame, take a known time, refuse a checkpoint
-by name, or return poses a test can compare exactly.
+The fake stands in for occrobnet_ros.inference.estimator.Estimator where a test needs something
+the real model cannot be made to do on demand: fail on one frame, take a known time, refuse a
+checkpoint by name, or return poses a test can compare exactly.
 """
 
 import os
@@ -94,13 +94,11 @@ class FakeEstimator:
 def random_checkpoint(path) -> str:
     """A randomly initialised, reduced occrobnet_tiny checkpoint at ``path``: the real
     estimator runs it end to end (it detects nothing, which the tests rely on)."""
-    import torch
 
-    from occrobnet_ros.model.checkpoint import save_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+    from occrobnet_ros.model.checkpoint import save_random_model
+    from occrobnet_ros.model.occrobnet import OccRobNetConfig
 
     config = OccRobNetConfig.from_yaml(REPO / "config" / "model" / "occrobnet_tiny.yaml")
     config.input_size, config.heatmap_size = 128, 16
-    torch.manual_seed(0)
-    save_model(build_model(config), path)
+    save_random_model(config, path)
     return str(path)

@@ -44,9 +44,9 @@ TRANSITIONS = {
 
 
 def real_estimator_available() -> bool:
-    """Whether occrobnet_ros.estimator exists and its embedded default weights load."""
+    """Whether occrobnet_ros.inference.estimator exists and its embedded default weights load."""
     try:
-        from occrobnet_ros.estimator import Estimator
+        from occrobnet_ros.inference.estimator import Estimator
     except ImportError:
         return False
     try:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from occrobnet_ros.child_node import stop_process_group
+from occrobnet_ros.ros.child_node import stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 FASTDDS_PROFILE = REPO / "config" / "fastdds_shm.xml"

@@ -9,7 +9,7 @@ from bag_fixtures import small_source, stack_joints, tiny_checkpoint
 from occrobnet_ros import cli, metrics
 from occrobnet_ros.bag.convert import write_bag
 from occrobnet_ros.bag.io import BagReader
-from occrobnet_ros.estimator import Estimator
+from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.skeleton import NUM_JOINTS, hand_slice
 
 FRAMES, BATCH = 6, 3

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from occrobnet_ros import bench, cli
+from occrobnet_ros import cli
+from occrobnet_ros.resources import model_config_path
+from occrobnet_ros.tools import bench, timing
 
 STAGE_KEYS = {"median", "p95", "mean", "min", "max", "n"}
 
@@ -71,16 +73,16 @@ def test_batched_run_reports_per_batch_stages_and_throughput(report):
 
 def test_summary_uses_nearest_rank_percentiles():
     values = [float(v) for v in range(1, 101)]
-    stats = bench.summary(values)
+    stats = timing.summary(values)
     assert stats["median"] == 50.5 and stats["p95"] == 95.0
     assert (stats["min"], stats["max"], stats["n"]) == (1.0, 100.0, 100)
-    assert bench.summary([3.0])["p95"] == 3.0
+    assert timing.summary([3.0])["p95"] == 3.0
 
 
 @pytest.mark.parametrize("name", ["occrobnet_r50", "occrobnet_tiny", "occrobnet_tiny_cpu"])
 def test_configs_read_without_pyyaml_as_with_it(name):
     """The GPU host may lack PyYAML: the fallback reader must agree on the shipped configs."""
-    path = bench.default_config_path(name)
+    path = model_config_path(name)
     assert bench._flat_yaml(path.read_text()) == yaml.safe_load(path.read_text())
 
 
@@ -97,4 +99,4 @@ def test_no_mode_is_a_usage_error():
 
 def test_source_tree_configs_exist():
     for name in bench.PIPELINE_CONFIGS:
-        assert Path(bench.default_config_path(name)).is_file()
+        assert Path(model_config_path(name)).is_file()

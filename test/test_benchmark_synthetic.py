@@ -1,10 +1,15 @@
-"""The synthetic benchmark's metrics (occrobnet_ros/benchmark.py) on known predictions."""
+"""The synthetic benchmark's metrics (evaluation/synthetic_benchmark.py) on known predictions."""
 
 import numpy as np
 import pytest
 
-from occrobnet_ros.benchmark import ground_truth, mean_pose, pose_metrics, tile_prediction
 from occrobnet_ros.data.synthetic import benchmark_seeds, training_seeds
+from occrobnet_ros.evaluation.synthetic_benchmark import (
+    ground_truth,
+    mean_pose,
+    pose_metrics,
+    tile_prediction,
+)
 
 
 @pytest.fixture(scope="module")

@@ -184,8 +184,8 @@ def test_other_sizes_are_refused():
 
 
 def test_the_node_takes_the_lens_from_raw_cameras_and_none_from_rectified_ones():
-    from occrobnet_ros.reliability.fuzz import node_settings
     from occrobnet_ros.ros.node import _Intrinsics
+    from occrobnet_ros.tools.reliability.fuzz import node_settings
 
     raw = _info(d=[-0.1, 0.02, 0.0, 0.0, 0.0], distortion_model="plumb_bob")
     K, lens = _Intrinsics()(raw, 640, 480, node_settings())

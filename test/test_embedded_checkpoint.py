@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from occrobnet_ros.benchmark import pose_metrics, predict
 from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import SyntheticDataset
 from occrobnet_ros.data.synthetic import benchmark_seeds
+from occrobnet_ros.evaluation.synthetic_benchmark import pose_metrics, predict
 from occrobnet_ros.model import load_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from occrobnet_ros import crop_policy, geometry
-from occrobnet_ros.estimator import Estimator, EstimatorError, _decode
-from occrobnet_ros.filters import OneEuroFilter
-from occrobnet_ros.model.checkpoint import CheckpointError, save_model
-from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+from occrobnet_ros.inference.estimator import Estimator, EstimatorError, _decode
+from occrobnet_ros.inference.smoothing import OneEuroFilter
+from occrobnet_ros.model.checkpoint import CheckpointError, save_random_model
+from occrobnet_ros.model.occrobnet import OccRobNetConfig
 from occrobnet_ros.prediction import box_corners
 from occrobnet_ros.skeleton import NUM_JOINTS
 
@@ -22,10 +22,8 @@ def random_checkpoint(tmp_path_factory):
     config = OccRobNetConfig.from_yaml("config/model/occrobnet_tiny.yaml")
     config.input_size = 128
     config.heatmap_size = 16
-    torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny_random.safetensors"
-    save_model(build_model(config), path)
-    return path
+    return save_random_model(config, path)
 
 
 def _hand(rng, wrist):
@@ -160,7 +158,7 @@ def test_predict_batch_is_deterministic_and_matches_single_frames(random_checkpo
 def test_a_flat_frame_reports_nothing(random_checkpoint, monkeypatch):
     """A lens cap, a dark or a saturated frame: no hand and no object, whatever the network
     decodes (here a decoder that always finds the object, as real weights did on black)."""
-    from occrobnet_ros import estimator as estimator_module
+    from occrobnet_ros.inference import estimator as estimator_module
     from occrobnet_ros.prediction import ObjectEstimate, Prediction
 
     def always_an_object(*args):

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from occrobnet_ros import crop_policy, estimator
-from occrobnet_ros.estimator import Estimator, EstimatorError, fold_batchnorm, warp_on_device
-from occrobnet_ros.model.checkpoint import save_model
+from occrobnet_ros import crop_policy
+from occrobnet_ros.inference import estimator
+from occrobnet_ros.inference.estimator import (
+    Estimator,
+    EstimatorError,
+    fold_batchnorm,
+    warp_on_device,
+)
+from occrobnet_ros.model.checkpoint import save_random_model
 from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
@@ -18,10 +24,8 @@ K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
 def checkpoint(tmp_path_factory):
     config = OccRobNetConfig.from_yaml("config/model/occrobnet_tiny.yaml")
     config.input_size, config.heatmap_size = 128, 16
-    torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny_random.safetensors"
-    save_model(build_model(config), path)
-    return path
+    return save_random_model(config, path)
 
 
 def _frame(seed: int = 0) -> np.ndarray:

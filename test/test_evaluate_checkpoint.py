@@ -12,14 +12,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from test_data_readers import write_h2o3d, write_ho3d, write_interhand
 
-from occrobnet_ros import cli, dataset_predict
+from occrobnet_ros import cli
 from occrobnet_ros.data.record import open_dataset
+from occrobnet_ros.evaluation import predict_split
 from occrobnet_ros.model import OccRobNetConfig
-from occrobnet_ros.model.checkpoint import save_model
-from occrobnet_ros.model.occrobnet import build_model
+from occrobnet_ros.model.checkpoint import save_random_model
 from occrobnet_ros.prediction import ObjectEstimate, Prediction
 
 WRITERS = {"ho3d": write_ho3d, "h2o3d": write_h2o3d, "interhand": write_interhand}
@@ -32,10 +31,8 @@ GT_FILE = {"ho3d": "gt_xyz.json", "h2o3d": "gt.json", "interhand": "gt.json"}
 def checkpoint(tmp_path_factory):
     """A random occrobnet_tiny_cpu (128 px, with the object head), seeded."""
     config = OccRobNetConfig.from_yaml("config/model/occrobnet_tiny_cpu.yaml")
-    torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny_random.safetensors"
-    save_model(build_model(config), path)
-    return path
+    return save_random_model(config, path)
 
 
 def evaluate(capsys, *argv) -> tuple[int, dict | None, str]:
@@ -124,13 +121,13 @@ def test_predictions_are_deterministic_and_in_split_order(tmp_path, checkpoint):
     write_ho3d(tmp_path / "data")
     first, again = tmp_path / "a", tmp_path / "b"
     options = dict(split="train", device="cpu", progress=False)
-    one = dataset_predict.write_split_files(
+    one = predict_split.write_split_files(
         "ho3d", tmp_path / "data", first, checkpoint, batch_size=2, **options
     )
     # Another batch size, the frames in the other order and read by 2 worker processes: each
     # frame's prediction is its own, in split order.
     (tmp_path / "data" / "train.txt").write_text("ABF10/0001\nABF10/0000\n")
-    dataset_predict.write_split_files(
+    predict_split.write_split_files(
         "ho3d", tmp_path / "data", again, checkpoint, batch_size=1, workers=2, **options
     )
     assert one.num_frames == 2 and one.has_ground_truth
@@ -162,7 +159,7 @@ def test_evaluation_split_is_written_and_scored_only_with_official_gt(
     assert report["num_frames"] == 1 and set(report["files"]) == {"pred", "pred_obj"}
     assert len(load(tmp_path / "out" / "pred.json")[0]) == 1
     # HO-3D v3's released evaluation_xyz.json in the root: the first --count frames are scored.
-    official = [dataset_predict.submission_entry("ho3d", j) for j in frames.values()]
+    official = [predict_split.submission_entry("ho3d", j) for j in frames.values()]
     (tmp_path / "evaluation_xyz.json").write_text(json.dumps(official))
     code, report, _ = evaluate(capsys, *argv)
     assert code == 0 and report["num_frames"] == 1
@@ -230,7 +227,7 @@ def write_truth_as_prediction(name, records, directory):
             np.stack([r.object_translation for r in records]),
         )
     directory.mkdir()
-    return dataset_predict.write_predictions(name, joints, directory, poses)
+    return predict_split.write_predictions(name, joints, directory, poses)
 
 
 def object_files(metas, directory):
@@ -275,7 +272,7 @@ def test_ho3d_ground_truth_round_trip_scores_zero(tmp_path, capsys):
     assert report["joint_auc"] == pytest.approx(1.0)
     assert report["mssd_cm"] == pytest.approx(0.0, abs=1e-6)
     # The ground-truth writer gives the same files as the raw annotations.
-    truth = dataset_predict.write_ground_truth("ho3d", records, tmp_path / "out")
+    truth = predict_split.write_ground_truth("ho3d", records, tmp_path / "out")
     assert np.allclose(load(truth["gt_xyz"]), load(raw))
     assert np.allclose(load(truth["gt_obj_pose"]), load(tmp_path / "raw_pose.json"))
 
@@ -340,8 +337,8 @@ def test_object_pose_is_the_model_origin_of_the_predicted_box(tmp_path):
     centre_rest = record.object_corners_rest.mean(axis=0)
     centre = record.object_translation + record.object_rotation @ centre_rest
     prediction = Prediction(object=ObjectEstimate(True, 0.9, record.object_rotation, centre))
-    rotation, origin = dataset_predict.object_model_pose(prediction, record)
+    rotation, origin = predict_split.object_model_pose(prediction, record)
     assert np.allclose(rotation, record.object_rotation)
     assert np.allclose(origin, record.object_translation)
-    rotation, origin = dataset_predict.object_model_pose(Prediction(), record)
+    rotation, origin = predict_split.object_model_pose(Prediction(), record)
     assert np.allclose(rotation, np.eye(3)) and not origin.any()  # not placed: zeros

@@ -34,13 +34,13 @@ from rclpy.time import Time
 from safetensors.torch import save_file
 from sensor_msgs.msg import CameraInfo, Image
 
-from occrobnet_ros.estimator import Estimator
+from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.model.checkpoint import CONFIG_KEY, read_safetensors
 from occrobnet_ros.model.occrobnet import OccRobNetConfig
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.reliability.accounting import Counters
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 from occrobnet_ros.ros.node import PoseNode
+from occrobnet_ros.tools.reliability.accounting import Counters
 
 REPO = Path(__file__).resolve().parents[1]
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -218,7 +218,7 @@ def test_bad_checkpoints_are_refused_at_configure_and_a_good_one_recovers(
         assert level == DiagnosticStatus.ERROR, (name, message)
         assert "model not loaded" in message and words in message, (name, message)
         assert values["state"] == "unconfigured"
-    with caplog.at_level(logging.WARNING, logger="occrobnet_ros.estimator"):
+    with caplog.at_level(logging.WARNING, logger="occrobnet_ros.inference.estimator"):
         assert session.set("checkpoint", str(checkpoints["good"]))
         assert session.node.trigger_configure() == SUCCESS
         assert session.node.trigger_activate() == SUCCESS

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 
-from occrobnet_ros.reliability.fuzz import fuzz_input_path, node_settings, run_input_path
-from occrobnet_ros.reliability.hostile_messages import HostileFrame
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 from occrobnet_ros.ros.node import _Intrinsics
+from occrobnet_ros.tools.reliability.fuzz import fuzz_input_path, node_settings, run_input_path
+from occrobnet_ros.tools.reliability.hostile_messages import HostileFrame
 
 
 def test_hundreds_of_hostile_frames_are_each_processed_or_rejected():

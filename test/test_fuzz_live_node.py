@@ -7,8 +7,8 @@ import pytest
 import rclpy
 from node_harness import node_command
 
-from occrobnet_ros.reliability.fuzz import fuzz_live_node
-from occrobnet_ros.reliability.node_process import Camera, start_node
+from occrobnet_ros.tools.reliability.fuzz import fuzz_live_node
+from occrobnet_ros.tools.reliability.node_process import Camera, start_node
 
 from ros_process import isolated_ros_env
 

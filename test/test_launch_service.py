@@ -170,7 +170,7 @@ def test_without_a_profile_of_the_users_the_node_gets_the_packages(tmp_path):
     log, out, starting = _start(tmp_path, {"device": "cpu"}, env)
     with out, starting as process:
         deadline = time.monotonic() + 60.0
-        while "configured:" not in log.read_text():
+        while "active on" not in log.read_text():  # started and serving
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         profile = _node_environment(process.pid)["FASTDDS_DEFAULT_PROFILES_FILE"]
@@ -178,7 +178,10 @@ def test_without_a_profile_of_the_users_the_node_gets_the_packages(tmp_path):
             os.path.join("share", "occrobnet_ros", "config", "fastdds_shm.xml")
         )
         process.send_signal(signal.SIGINT)
-        assert process.wait(30.0) == 0
+        try:
+            assert process.wait(60.0) == 0, log.read_text()[-3000:]
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 60 s after SIGINT:\n{log.read_text()[-3000:]}")
 
 
 def _parameters(launch: Launch, node_name: str, names: list[str]) -> list:

@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from occrobnet_ros import cli
-from occrobnet_ros.bench import count_flops
+from occrobnet_ros.tools.bench import count_flops
 
 
 def test_bench_model_prints_latency_parameters_and_flops(tmp_path, capsys):

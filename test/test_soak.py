@@ -7,7 +7,7 @@ import sys
 import rclpy
 from node_harness import node_command
 
-from occrobnet_ros.reliability.soak import soak
+from occrobnet_ros.tools.reliability.soak import soak
 
 from ros_process import isolated_ros_env
 

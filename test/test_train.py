@@ -110,7 +110,7 @@ def test_a_wall_clock_schedule_decays_over_its_minutes_and_ends_the_run(tmp_path
     run saves and ends once the minutes are spent (long before --steps here)."""
     from types import SimpleNamespace
 
-    from occrobnet_ros.train import gt_token_phase, learning_rate
+    from occrobnet_ros.training.train import gt_token_phase, learning_rate
 
     args = SimpleNamespace(
         lr=1.0,
@@ -191,7 +191,7 @@ def test_a_long_schedule_costs_the_workers_no_startup(tmp_path):
     import argparse
     import pickle
 
-    from occrobnet_ros import train as train_module
+    from occrobnet_ros.training import train as train_module
 
     parser = argparse.ArgumentParser()
     train_module.add_arguments(parser)
@@ -221,7 +221,7 @@ def test_batch_reuse_trains_each_batch_for_that_many_steps():
     """Data echoing: step k trains on batch k // reuse, also when a run resumes mid-batch."""
     from types import SimpleNamespace
 
-    from occrobnet_ros.train import Trainer
+    from occrobnet_ros.training.train import Trainer
 
     def steps(reuse, resumed_at, total=100):
         args = SimpleNamespace(batch_reuse=reuse, steps=total)

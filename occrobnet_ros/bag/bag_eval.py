@@ -207,7 +207,7 @@ def _ours(path: Path) -> bool:
 
 def evaluate_offline(bags: list[tuple[Path, Topics]], args) -> tuple[dict, dict]:
     """Every frame of every bag through the estimator, in batches."""
-    from occrobnet_ros.estimator import Estimator, EstimatorError
+    from occrobnet_ros.inference.estimator import Estimator, EstimatorError
 
     try:
         estimator = Estimator(

@@ -36,12 +36,12 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tqdm import tqdm
 
-from occrobnet_ros import child_node
 from occrobnet_ros.bag.io import BagError, BagReader
 from occrobnet_ros.bag.replay import COMPRESSED_TYPE, Topics, prefetch
 from occrobnet_ros.bag.report import percentiles_ms
-from occrobnet_ros.child_node import stop_process_group
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.ros import child_node
+from occrobnet_ros.ros.child_node import stop_process_group
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 
 NODE_NAME = "occrobnet_pose"

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from occrobnet_ros import metrics
-from occrobnet_ros.evaluate import write_pck_plots
+from occrobnet_ros.evaluation.evaluate import write_pck_plots
 from occrobnet_ros.prediction import Prediction, box_corners
 from occrobnet_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, hand_slice
 

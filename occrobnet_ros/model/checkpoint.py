@@ -41,6 +41,14 @@ def save_model(
     save_file(tensors, str(path), metadata=metadata)
 
 
+def save_random_model(config: OccRobNetConfig, path: str | Path, seed: int = 0) -> Path:
+    """A seeded, randomly initialised model of ``config`` saved to ``path``: the real code paths
+    at the real cost, for tests and speed benchmarks (it detects nothing)."""
+    torch.manual_seed(seed)
+    save_model(build_model(config), path)
+    return Path(path)
+
+
 def load_model(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[OccRobNet, OccRobNetConfig]:

@@ -1,6 +1,7 @@
 """The ``occrobnet_pose`` node: camera frames in, HandObjectPose + TF + markers out.
 
-A thin lifecycle node around :class:`occrobnet_ros.estimator.Estimator` (DESIGN.md section 5):
+A thin lifecycle node around :class:`occrobnet_ros.inference.estimator.Estimator` (DESIGN.md
+section 5):
 
 - configure: check the parameters, load the model, create the subscriptions and publishers;
   a bad checkpoint makes configure fail with a log line, and the node stays up, unconfigured,
@@ -88,7 +89,7 @@ INFO_GRACE = 1.0  # s: how long images wait for a first CameraInfo before being 
 
 def load_estimator(**options: Any):
     """The real estimator; imported here so this module imports without torch."""
-    from occrobnet_ros.estimator import Estimator
+    from occrobnet_ros.inference.estimator import Estimator
 
     return Estimator(**options)
 

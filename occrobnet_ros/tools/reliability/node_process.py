@@ -20,12 +20,12 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from occrobnet_ros import child_node
-from occrobnet_ros.child_node import stop_process_group
 from occrobnet_ros.msg import HandObjectPose
-from occrobnet_ros.reliability.accounting import Counters
+from occrobnet_ros.ros import child_node
+from occrobnet_ros.ros.child_node import stop_process_group
+from occrobnet_ros.tools.reliability.accounting import Counters
 
-SOURCE = Path(__file__).resolve().parents[2]
+SOURCE = Path(__file__).resolve().parents[3]
 FAKE_NODE = SOURCE / "test" / "node_with_fake_estimator.py"
 FASTDDS_PROFILE = SOURCE / "config" / "fastdds_shm.xml"
 
@@ -95,17 +95,13 @@ def rss_kib(pid: int) -> int:
 def random_checkpoint(path: Path, config: Path | None = None) -> Path:
     """A randomly initialised occrobnet_tiny at 128 px: the real estimator runs it end to end
     (it detects nothing, and costs what the real model costs per frame)."""
-    import torch
-
-    from occrobnet_ros.model.checkpoint import save_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+    from occrobnet_ros.model.checkpoint import save_random_model
+    from occrobnet_ros.model.occrobnet import OccRobNetConfig
 
     config = config or SOURCE / "config" / "model" / "occrobnet_tiny.yaml"
     model_config = OccRobNetConfig.from_yaml(config)
     model_config.input_size, model_config.heatmap_size = 128, 16
-    torch.manual_seed(0)
-    save_model(build_model(model_config), path)
-    return path
+    return save_random_model(model_config, path)
 
 
 class Camera:

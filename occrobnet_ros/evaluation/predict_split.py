@@ -61,8 +61,8 @@ from tqdm import tqdm
 
 from occrobnet_ros.data import h2o3d, ho3d
 from occrobnet_ros.data.record import Record, open_dataset
-from occrobnet_ros.estimator import Estimator
 from occrobnet_ros.geometry import matrix_to_rotvec
+from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.prediction import Prediction
 from occrobnet_ros.skeleton import NUM_JOINTS, RIGHT, hand_slice
 
@@ -170,7 +170,7 @@ def _predictions(
         num_workers=workers,
         collate_fn=list,
         shuffle=False,
-        # Clean worker processes, not forks of this one (see Trainer.loader in train.py).
+        # Clean worker processes, not forks of this one (see Trainer.loader in training/train.py).
         multiprocessing_context="forkserver" if workers else None,
     )
     for batch in loader:

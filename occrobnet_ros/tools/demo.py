@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import rclpy
 
-from occrobnet_ros.child_node import node_command, stop_process_group
+from occrobnet_ros.ros.child_node import node_command, stop_process_group
 
 DEMO_NAMESPACE = "/occrobnet_demo"
 FRAME_ID = "camera_color_optical_frame"

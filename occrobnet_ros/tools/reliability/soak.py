@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import CameraInfo
 
-from occrobnet_ros.reliability.node_process import Camera, add_node_options, rss_kib
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
+from occrobnet_ros.tools.reliability.node_process import Camera, add_node_options, rss_kib
 
 
 @dataclass
@@ -150,8 +150,8 @@ def soak(
     """Start the node ``command``, wait for it to answer, stream, and report.
 
     rclpy must be initialised (``context``, or the default one)."""
-    from occrobnet_ros.reliability.fuzz import publish_until_answered
-    from occrobnet_ros.reliability.node_process import start_node
+    from occrobnet_ros.tools.reliability.fuzz import publish_until_answered
+    from occrobnet_ros.tools.reliability.node_process import start_node
 
     warmup = min(60.0, duration / 5) if warmup is None else warmup
     report = SoakReport(rate=rate, duration=duration, estimator=estimator)
@@ -189,7 +189,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import rclpy
 
-    from occrobnet_ros.reliability.node_process import (
+    from occrobnet_ros.tools.reliability.node_process import (
         node_command,
         random_checkpoint,
         ros_environment,

@@ -30,12 +30,14 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from occrobnet_ros.child_node import node_command, stop_process_group
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.resources import model_config_path
 from occrobnet_ros.ros.camera_info import camera_info_msg
+from occrobnet_ros.ros.child_node import node_command, stop_process_group
 from occrobnet_ros.ros.image_conversion import image_to_rgb, rgb_to_image_msg
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
 from occrobnet_ros.ros.tf import TfSender, TransformsWriter
+from occrobnet_ros.tools.timing import summary
 
 NAMESPACE = "/occrobnet_bench"
 FRAME_ID = "camera_color_optical_frame"
@@ -147,7 +149,6 @@ def node_rate(args: argparse.Namespace) -> dict:
     # Per answered frame: its latency minus its own model time and one frame period.
     excess = [lat - inf - 1e3 * period for lat, inf in zip(latency, inference)]
     third = max(1, len(latency) // 3)
-    from occrobnet_ros.bench import summary
 
     result.update(
         latency_ms=summary(latency),
@@ -167,9 +168,11 @@ def node_rate(args: argparse.Namespace) -> dict:
 
 
 def _random_tiny_cpu(scratch: Path) -> Path:
-    from occrobnet_ros.bench import _random_checkpoint, default_config_path
+    from occrobnet_ros.model.checkpoint import save_random_model
+    from occrobnet_ros.model.occrobnet import OccRobNetConfig
 
-    return _random_checkpoint(default_config_path("occrobnet_tiny_cpu"), scratch)
+    config = OccRobNetConfig.from_yaml(model_config_path("occrobnet_tiny_cpu"))
+    return save_random_model(config, scratch / "occrobnet_tiny_cpu.safetensors")
 
 
 def _start_node(checkpoint: Path, args: argparse.Namespace) -> subprocess.Popen:

@@ -33,8 +33,6 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as hypothesis_settings
 from sensor_msgs.msg import CameraInfo
 
-from occrobnet_ros.reliability.hostile_messages import HostileFrame, frames
-from occrobnet_ros.reliability.node_process import add_node_options
 from occrobnet_ros.ros import camera_info, image_conversion
 from occrobnet_ros.ros.camera_info import CameraInfoError
 from occrobnet_ros.ros.image_conversion import (
@@ -44,6 +42,8 @@ from occrobnet_ros.ros.image_conversion import (
 )
 from occrobnet_ros.ros.node import _Intrinsics, _to_rgb
 from occrobnet_ros.ros.parameters import SPECS, Settings
+from occrobnet_ros.tools.reliability.hostile_messages import HostileFrame, frames
+from occrobnet_ros.tools.reliability.node_process import add_node_options
 
 FAILURES_KEPT = 20  # failures described in a report (all are counted)
 GOOD_SIZE = (16, 12)  # width, height of the well-formed frames that bracket a live fuzz
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
 def _live(args: argparse.Namespace, kind: str) -> LiveFuzzReport:
     import rclpy
 
-    from occrobnet_ros.reliability.node_process import (
+    from occrobnet_ros.tools.reliability.node_process import (
         Camera,
         node_command,
         random_checkpoint,

@@ -224,7 +224,9 @@ def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m occrobnet_ros.benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m occrobnet_ros.evaluation.synthetic_benchmark", description=__doc__
+    )
     add_arguments(parser)
     return run(parser.parse_args())
 

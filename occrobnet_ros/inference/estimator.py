@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from occrobnet_ros import crop_policy, geometry
-from occrobnet_ros.filters import OneEuroFilter
+from occrobnet_ros.inference.smoothing import OneEuroFilter
 from occrobnet_ros.model.checkpoint import CheckpointError, load_model
 from occrobnet_ros.model.tokens import joint_peaks
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction

@@ -25,9 +25,9 @@ Three modes (DESIGN.md: teleoperation needs latency, evaluation needs throughput
     an idle machine, less sensitive to cores other jobs hold), parameters, and forward FLOPs
     (``torch.utils.flop_counter``; a multiply-add counted as 2 FLOPs).
 
-``python -m occrobnet_ros.bench --gpu-suite --json out.json`` is the GPU part as one short run
-(a few minutes) needing only torch + CUDA, numpy, safetensors and this source tree: r50 and tiny
-in fp32 and bf16, batch 1 and batched, both crop warps, and torch.compile (CUDA graphs).
+``python -m occrobnet_ros.tools.bench --gpu-suite --json out.json`` is the GPU part as one short
+run (a few minutes) needing only torch + CUDA, numpy, safetensors and this source tree: r50 and
+tiny in fp32 and bf16, batch 1 and batched, both crop warps, and torch.compile (CUDA graphs).
 Figures are a benchmark's, never a test's: the test suite asserts no timing.
 """
 
@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from occrobnet_ros.resources import shipped_file, shipped_file_candidates
+from occrobnet_ros.resources import model_config_path
+from occrobnet_ros.tools.timing import summary
 
 CONFIG_NAMES = ("occrobnet_r50", "occrobnet_tiny")  # --model
 PIPELINE_CONFIGS = ("occrobnet_tiny_cpu", "occrobnet_tiny", "occrobnet_r50")
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pipeline:
         return run_pipeline(args)
     if args.node_rate > 0:
-        from occrobnet_ros import bench_ros
+        from occrobnet_ros.tools import bench_ros
 
         report = {"machine": machine(), "node_rate": bench_ros.node_rate(args)}
         write_json(args.json, report)
@@ -173,7 +174,7 @@ def run_gpu_suite(args: argparse.Namespace) -> int:
         print("--gpu-suite needs CUDA: torch.cuda.is_available() is False")
         write_json(args.json, {"machine": machine(), "error": "CUDA not available"})
         return 3
-    args.configs = args.configs or [default_config_path(name) for name in GPU_SUITE_CONFIGS]
+    args.configs = args.configs or [model_config_path(name) for name in GPU_SUITE_CONFIGS]
     args.precisions = ["fp32", "bf16"]
     args.batch_sizes = list(GPU_SUITE_BATCHES)
     args.frames = max(args.frames, 100)
@@ -186,7 +187,7 @@ def run_gpu_suite(args: argparse.Namespace) -> int:
 
 def bench_case(case: dict, args: argparse.Namespace, scratch: Path, ros) -> dict:
     """One estimator configuration: batch-1 stream then each batch size."""
-    from occrobnet_ros.estimator import Estimator
+    from occrobnet_ros.inference.estimator import Estimator
 
     checkpoint = args.checkpoint or _random_checkpoint(case["config"], scratch)
     estimator = Estimator(
@@ -300,7 +301,7 @@ def batch_run(estimator, frame, K, size: int, iterations: int, warmup: int) -> d
 
 
 def _cases(args: argparse.Namespace, devices: list[str]) -> list[dict]:
-    paths = args.configs or [default_config_path(name) for name in PIPELINE_CONFIGS]
+    paths = args.configs or [model_config_path(name) for name in PIPELINE_CONFIGS]
     cases, compiled = [], []
     for path in paths:
         for device in devices:
@@ -338,15 +339,11 @@ def _case_title(case: dict) -> str:
 
 def _random_checkpoint(config_path: Path, scratch: Path) -> Path:
     """A seeded random OccRobNet of that config, saved as the estimator loads checkpoints."""
-    from occrobnet_ros.model import build_model
-    from occrobnet_ros.model.checkpoint import save_model
+    from occrobnet_ros.model.checkpoint import save_random_model
 
     config = read_config(config_path)
     path = scratch / f"{config.name}_{config.input_size}.safetensors"
-    if not path.exists():
-        torch.manual_seed(0)
-        save_model(build_model(config), path)
-    return path
+    return path if path.exists() else save_random_model(config, path)
 
 
 def read_config(path: Path):
@@ -383,19 +380,10 @@ def _flat_yaml(text: str) -> dict:
     return fields
 
 
-def default_config_path(name: str) -> Path:
-    """A shipped model config: installed share/ directory first, then the source tree."""
-    path = shipped_file("config", "model", f"{name}.yaml")
-    if path is None:
-        searched = shipped_file_candidates("config", "model", f"{name}.yaml")
-        raise FileNotFoundError(f"model config {name}.yaml not found: {searched}")
-    return path
-
-
 def _tiny_config_path(scratch: Path) -> Path:
     """occrobnet_tiny_cpu with TINY_OVERRIDES, written as flat ``key: JSON`` lines (valid
     YAML, and readable by _flat_yaml where PyYAML is missing)."""
-    fields = read_config(default_config_path("occrobnet_tiny_cpu")).to_dict()
+    fields = read_config(model_config_path("occrobnet_tiny_cpu")).to_dict()
     fields.update(TINY_OVERRIDES)
     path = scratch / "bench_tiny.yaml"
     path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in fields.items()))
@@ -408,7 +396,7 @@ def _tiny_config_path(scratch: Path) -> Path:
 def _ros_stages(args: argparse.Namespace):
     """bench_ros.RosStages, or None where rclpy or the generated messages are missing."""
     try:
-        from occrobnet_ros import bench_ros
+        from occrobnet_ros.tools import bench_ros
     except ImportError:
         return None
     try:
@@ -419,20 +407,6 @@ def _ros_stages(args: argparse.Namespace):
 
 
 # --- reporting --------------------------------------------------------------------------------
-
-
-def summary(values: list[float]) -> dict:
-    """Median, 95th percentile (nearest rank), mean, min, max (rounded to microseconds)."""
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(np.ceil(0.95 * len(ordered))) - 1)]
-    return {
-        "median": round(statistics.median(ordered), 3),
-        "p95": round(p95, 3),
-        "mean": round(statistics.fmean(ordered), 3),
-        "min": round(ordered[0], 3),
-        "max": round(ordered[-1], 3),
-        "n": len(ordered),
-    }
 
 
 def machine() -> dict:
@@ -529,7 +503,7 @@ def run_model(args: argparse.Namespace) -> int:
     from occrobnet_ros.model import build_model
 
     torch.set_num_threads(args.threads)
-    paths = args.configs or [default_config_path(name) for name in CONFIG_NAMES]
+    paths = args.configs or [model_config_path(name) for name in CONFIG_NAMES]
     print(f"torch {torch.__version__}, {args.threads} CPU threads, batch {args.batch}")
     header = (
         f"{'config':<16} {'device':<22} {'dtype':<5} {'median ms':>9} {'min ms':>8} {'p90 ms':>8}"
@@ -637,7 +611,7 @@ def _allow_missing_scipy() -> str:
 
     class _Unavailable:
         def __getattr__(self, name: str):
-            raise ImportError("scipy is not installed (stub from occrobnet_ros.bench)")
+            raise ImportError("scipy is not installed (stub from occrobnet_ros.tools.bench)")
 
     for name in ("scipy", "scipy.spatial", "scipy.spatial.transform"):
         if sys.modules.get(name) is None:
@@ -650,7 +624,9 @@ _SCIPY_STATE = "not checked"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m occrobnet_ros.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m occrobnet_ros.tools.bench", description=__doc__
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

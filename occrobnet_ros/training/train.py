@@ -731,7 +731,7 @@ class Trainer:
         append_csv(self.out / "log.csv", self.log_columns(), row)
 
     def validate(self, dataset: Sequence | None, seconds: float) -> None:
-        from occrobnet_ros.benchmark import pose_metrics, predict
+        from occrobnet_ros.evaluation.synthetic_benchmark import pose_metrics, predict
 
         if dataset is None:
             return

@@ -13,7 +13,7 @@ A file that cannot be evaluated (unreadable, wrong length, wrong shape, NaN) end
 with exit code 2 and a one-line message naming the file and the problem.
 
 Instead of ``--pred``, ``--checkpoint`` runs a model over a dataset split and writes the
-official submission files into ``--out`` (dataset_predict.py); when the split has ground truth
+official submission files into ``--out`` (predict_split.py); when the split has ground truth
 they are scored as above::
 
     occrobnet evaluate ho3d --checkpoint CKPT --data-root DIR --out DIR [--split NAME]
@@ -83,7 +83,7 @@ def _add_source_arguments(parser: argparse.ArgumentParser, pred_help: str) -> No
 
 
 def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("with --checkpoint (dataset_predict.py)")
+    group = parser.add_argument_group("with --checkpoint (predict_split.py)")
     group.add_argument("--data-root", type=Path, help="the dataset in its official layout")
     group.add_argument(
         "--split",
@@ -217,11 +217,11 @@ EVALUATORS = {"ho3d": evaluate_ho3d, "interhand": evaluate_interhand, "h2o3d": e
 def evaluate_checkpoint(args: argparse.Namespace) -> tuple[dict[str, Any], Curves]:
     """--checkpoint: write the split's official files into --out, then score them with this
     dataset's evaluator when the split has ground truth (else report the files only)."""
-    from occrobnet_ros import dataset_predict  # torch and the model: only on this path
-    from occrobnet_ros.estimator import EstimatorError
+    from occrobnet_ros.evaluation import predict_split  # torch and the model: this path only
+    from occrobnet_ros.inference.estimator import EstimatorError
 
     try:
-        written = dataset_predict.write_split_files(
+        written = predict_split.write_split_files(
             args.dataset,
             args.data_root,
             args.out,

@@ -1,0 +1,2 @@
+"""Training: ``occrobnet train`` (one process, or torchrun for DDP) on the datasets or the
+synthetic generator."""
