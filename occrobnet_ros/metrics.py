@@ -18,6 +18,7 @@ Sources (``shared/reference/model_reference.md`` section 3, and ``docs/metrics.m
   root-relative MPJPE and MRRPE as for InterHand2.6M.
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -332,7 +333,29 @@ def hand_pose_errors(
 
 # --- Objects: MSSD with symmetries
 
+
 # The H22 / KT continuous symmetries: angles np.arange(-pi, pi, 5 deg) about the axis.
+def occlusion_classification(
+    visibility: np.ndarray, visible: np.ndarray, valid: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """The visibility output as a detector of occluded joints (ours; no paper reports it).
+
+    ``visibility``: predicted P(visible) per joint (negative: the model has none, not scored);
+    ``visible``: the ground truth; ``valid``: the joints to score. A joint is called occluded
+    when its probability is below ``threshold``. Precision is NaN when none is called occluded.
+    """
+    scored = np.asarray(valid, bool) & (np.asarray(visibility) >= 0.0)
+    truth = ~np.asarray(visible, bool)[scored]
+    called = np.asarray(visibility)[scored] < threshold
+    hits = int((truth & called).sum())
+    return {
+        "occluded_precision": hits / called.sum() if called.any() else math.nan,
+        "occluded_recall": hits / truth.sum() if truth.any() else math.nan,
+        "occluded_joints": int(truth.sum()),
+        "scored_joints": int(scored.sum()),
+    }
+
+
 CONTINUOUS_STEP_DEG = 5.0
 X_AXIS, Y_AXIS, Z_AXIS = np.eye(3)
 

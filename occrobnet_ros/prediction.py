@@ -18,6 +18,9 @@ BOX_CORNER_SIGNS = (
 )
 
 
+VISIBILITY_UNKNOWN = -1.0  # joint_visibility of a model that does not estimate it
+
+
 def box_corners(size: np.ndarray) -> np.ndarray:
     """The 8 corners [8,3] of a box of the given size [3], centred at the origin."""
     return BOX_CORNER_SIGNS * (np.asarray(size, dtype=np.float64) / 2.0)
@@ -33,6 +36,10 @@ class HandEstimate:
     keypoints_2d: np.ndarray = field(default_factory=lambda: np.zeros((NUM_JOINTS, 2)))  # px
     joint_confidence: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS))
     wrist_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # palm frame -> camera
+    # P(joint seen, not occluded) in [0, 1]; VISIBILITY_UNKNOWN from a model without the head.
+    joint_visibility: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS))
+    handedness: float = 0.0  # P(this is the hand its slot says), from token identities
+    track_id: int = 0  # the same physical hand across frames; 0 = not detected
 
 
 @dataclass
@@ -44,6 +51,7 @@ class ObjectEstimate:
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # object -> camera
     translation: np.ndarray = field(default_factory=lambda: np.zeros(3))  # box centre, m
     box_size: np.ndarray = field(default_factory=lambda: np.zeros(3))  # m, object axes
+    track_id: int = 0  # the same object across frames; 0 = not detected
 
     @property
     def corners(self) -> np.ndarray:

@@ -12,7 +12,8 @@ model card's "Presence" and "Limits" sections:
 - on the first 40 benchmark frames (``--frames N``), each fed 3 times so that ROI tracking
   locks on: hands and objects detected, absent hands reported anyway (the second hand of
   one-hand frames), and the wrist and object-centre position errors (metres, median and 90th
-  percentile, camera frame);
+  percentile, camera frame); the handedness of the detected hands that exist and of those that
+  do not; the visibility output as a detector of occluded joints, on the hands found;
 - the same frames at other ``hand_threshold`` values: present hands missed, absent reported.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
 
+from occrobnet_ros import metrics  # noqa: E402
 from occrobnet_ros.data.synthetic import (  # noqa: E402
     SyntheticConfig,
     benchmark_seeds,
@@ -32,7 +34,7 @@ from occrobnet_ros.data.synthetic import (  # noqa: E402
     training_seeds,
 )
 from occrobnet_ros.inference.estimator import Estimator  # noqa: E402
-from occrobnet_ros.skeleton import NUM_JOINTS  # noqa: E402
+from occrobnet_ros.skeleton import NUM_JOINTS, hand_slice  # noqa: E402
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
 EMPTY_FRAMES = 20
@@ -86,6 +88,8 @@ def tracked_frames(estimator: Estimator, count: int):
 def positions(estimator: Estimator, count: int) -> dict:
     wrist_errors, object_errors = [], []
     hands = objects = hands_found = objects_found = absent_hands = phantom_hands = 0
+    handedness = {"real": [], "phantom": []}
+    visibility, visible = [], []
     for sample, p in tracked_frames(estimator, count):
         for index, hand in enumerate(p.hands):  # (right, left), as sample.hand_valid
             if sample.hand_valid[index]:
@@ -94,9 +98,14 @@ def positions(estimator: Estimator, count: int) -> dict:
                     hands_found += 1
                     true_wrist = sample.joints_3d[index * NUM_JOINTS]
                     wrist_errors.append(np.linalg.norm(hand.joints[0] - true_wrist))
+                    handedness["real"].append(hand.handedness)
+                    visibility.append(hand.joint_visibility)
+                    visible.append(sample.joint_visible[hand_slice(index)])
             else:
                 absent_hands += 1
                 phantom_hands += int(hand.detected)
+                if hand.detected:
+                    handedness["phantom"].append(hand.handedness)
         if sample.object_valid:
             objects += 1
             if p.object.detected:
@@ -109,6 +118,15 @@ def positions(estimator: Estimator, count: int) -> dict:
         "absent_hands_reported": f"{phantom_hands} of {absent_hands}",
         "wrist_error_m_median_p90": _median_p90(wrist_errors),
         "object_error_m_median_p90": _median_p90(object_errors),
+        "handedness_median_p10_real": _median_p10(handedness["real"]),
+        "handedness_median_p10_phantom": _median_p10(handedness["phantom"]),
+        "occluded_joints_found_hands": _rounded(
+            metrics.occlusion_classification(
+                np.array(visibility), np.array(visible), np.ones((len(visible), NUM_JOINTS))
+            )
+        )
+        if visible
+        else None,
     }
 
 
@@ -130,6 +148,16 @@ def threshold_sweep(checkpoint: str, count: int) -> dict:
         }
         for t in (0.5, 0.7, 0.8, 0.9, 0.95)
     }
+
+
+def _median_p10(values: list[float]) -> list[float] | None:
+    if not values:
+        return None
+    return [round(float(np.median(values)), 3), round(float(np.percentile(values, 10)), 3)]
+
+
+def _rounded(values: dict) -> dict:
+    return {k: round(float(v), 3) if isinstance(v, float) else v for k, v in values.items()}
 
 
 def _median_p90(values: list[float]) -> list[float] | None:

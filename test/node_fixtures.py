@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from occrobnet_ros.geometry import rotvec_to_matrix
+from occrobnet_ros.inference.tracking import TrackIds
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import NUM_JOINTS
 
@@ -30,6 +31,8 @@ def sample_hand(offset: float, rotvec: tuple[float, float, float]) -> HandEstima
         keypoints_2d=np.stack([80.0 + j, 60.0 + 0.5 * j], axis=1),
         joint_confidence=np.linspace(0.5, 1.0, NUM_JOINTS),
         wrist_rotation=rotvec_to_matrix(np.array(rotvec)),
+        joint_visibility=(j % 3 != 0).astype(np.float64),  # every third joint occluded
+        handedness=0.875,
     )
 
 
@@ -58,7 +61,7 @@ class FakeEstimator:
       CheckpointError;
     - ``predict`` sleeps ``FAKE_ESTIMATOR_DELAY`` seconds (environment, default 0), raises
       RuntimeError on an image whose top-left pixel is :data:`FAIL_PIXEL`, and otherwise
-      returns :func:`sample_prediction`.
+      returns :func:`sample_prediction`, with track ids from the real TrackIds.
     """
 
     model_name = "fake_estimator"
@@ -71,6 +74,7 @@ class FakeEstimator:
         self.hand_threshold = 0.5
         self.object_threshold = 0.5
         self.delay = float(os.environ.get("FAKE_ESTIMATOR_DELAY", "0"))
+        self.tracks = TrackIds()
 
     def predict(
         self, rgb: np.ndarray, K: np.ndarray, stamp_s: float | None = None, distortion=None
@@ -79,10 +83,12 @@ class FakeEstimator:
             raise RuntimeError("fake estimator failure")
         if self.delay:
             time.sleep(self.delay)
-        return sample_prediction()
+        prediction = sample_prediction()
+        self.tracks.update(prediction)
+        return prediction
 
     def reset(self) -> None:
-        pass
+        self.tracks.reset()
 
     def set_smoothing(self, enabled: bool, min_cutoff: float, beta: float) -> None:
         pass

@@ -162,3 +162,70 @@ def test_our_message_types_carry_the_generated_hashes():
         generated = json.loads((share / f"{name}.json").read_text())["type_hashes"][0]
         assert generated["type_name"] == f"occrobnet_ros/msg/{name}"
         assert io.typestore().hash_rihs01(generated["type_name"]) == generated["hash_string"]
+
+
+LEGACY_MSG = Path(__file__).parent / "data" / "msg_v0_1"  # msg/*.msg before issue 20
+
+
+def _legacy_typestore():
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for path in sorted(LEGACY_MSG.glob("*.msg")):
+        types.update(get_types_from_msg(path.read_text(), f"occrobnet_ros/msg/{path.stem}"))
+    store.register(types)
+    return store
+
+
+def _downgrade(msg, store):
+    """A rosbags message of today's definition -> the same message in ``store``'s older one."""
+    import dataclasses
+
+    kind = getattr(msg, "__msgtype__", "")
+    if not kind.startswith("occrobnet_ros/"):
+        return msg
+    cls = store.types[kind]
+    return cls(
+        **{f.name: _downgrade(getattr(msg, f.name), store) for f in dataclasses.fields(cls)}
+    )
+
+
+def test_a_bag_recorded_with_the_previous_messages_still_evaluates(tmp_path, checkpoint):
+    from rosbags.rosbag2 import Reader, Writer
+
+    current, previous = tmp_path / "current", tmp_path / "previous"
+    write_bag(small_source(FRAMES), current, progress=False)
+    legacy, today = _legacy_typestore(), io.typestore()
+    with Reader(current) as reader, Writer(previous, version=io.BAG_VERSION) as writer:
+        connections = {
+            c.topic: writer.add_connection(
+                c.topic, c.msgtype, typestore=legacy if "occrobnet" in c.msgtype else today
+            )
+            for c in reader.connections
+        }
+        for connection, time_ns, data in reader.messages():
+            if connection.msgtype.startswith("occrobnet_ros/"):
+                old = _downgrade(today.deserialize_cdr(data, connection.msgtype), legacy)
+                data = legacy.serialize_cdr(old, connection.msgtype)
+            writer.write(connections[connection.topic], time_ns, data)
+
+    with BagReader(previous) as reader:
+        truth = [m for _, _, m in reader.messages(["/ground_truth/hand_object_pose"])]
+    assert len(truth) == FRAMES
+    hands = [h for m in truth for h in (m.right_hand, m.left_hand) if h.detected]
+    assert hands and all((np.asarray(h.joint_visibility) == -1.0).all() for h in hands)
+    assert all(h.handedness == 0.5 and h.track_id == 0 for h in hands)
+
+    for bag in (current, previous):
+        assert (
+            _eval(bag, tmp_path / f"report_{bag.name}", checkpoint, "--hand-threshold", "0") == 0
+        )
+    reports = [
+        json.loads((tmp_path / f"report_{name}" / "report.json").read_text())["metrics"]
+        for name in ("current", "previous")
+    ]
+    # The poses score the same; only the visible / occluded split needs the new field.
+    assert reports[1]["mpjpe_right_mm"] == reports[0]["mpjpe_right_mm"]
+    assert reports[1]["objects_found"] == reports[0]["objects_found"]
+    assert reports[0]["mpjpe_occluded_mm"] > 0 and reports[1]["mpjpe_occluded_mm"] is None

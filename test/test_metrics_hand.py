@@ -252,3 +252,17 @@ def test_nan_prediction_is_not_silently_dropped():
     assert np.isnan(metrics.mpjpe_interhand(pred, gt, np.ones((2, 42)), types)["mpjpe_all_mm"])
     assert np.isnan(metrics.hand_pose_errors(pred, gt)["mpjpe_mm"])
     assert np.isnan(metrics.ho3d_hand_metrics(pred[:, :21], gt[:, :21])["joint_error_cm"])
+
+
+def test_occlusion_classification_scores_the_visibility_output_as_a_detector():
+    visible = np.array([[True, True, False, False, False, True]])
+    valid = np.array([[True, True, True, True, True, False]])  # the last is not scored
+    visibility = np.array([[0.9, 0.2, 0.1, 0.4, 0.8, 0.0]])  # called occluded: 1, 2, 3
+    result = metrics.occlusion_classification(visibility, visible, valid)
+    assert result["occluded_precision"] == pytest.approx(2 / 3)  # 2 and 3 of 1, 2, 3
+    assert result["occluded_recall"] == pytest.approx(2 / 3)  # 2 and 3 of 2, 3, 4
+    assert result["occluded_joints"] == 3 and result["scored_joints"] == 5
+    all_visible = metrics.occlusion_classification(np.ones((1, 6)), visible, valid)
+    assert all_visible["occluded_recall"] == 0.0 and np.isnan(all_visible["occluded_precision"])
+    unknown = metrics.occlusion_classification(np.full((1, 6), -1.0), visible, valid)
+    assert unknown["scored_joints"] == 0 and np.isnan(unknown["occluded_recall"])

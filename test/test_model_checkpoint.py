@@ -14,6 +14,7 @@ from occrobnet_ros.model import (
     load_model,
     save_model,
 )
+from occrobnet_ros.model.checkpoint import NEW_HEADS, load_state_strict, read_safetensors
 
 
 def small_model(**overrides):
@@ -27,7 +28,7 @@ def small_model(**overrides):
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    model = small_model().eval()
+    model = small_model(visibility_head=False).eval()  # as every checkpoint before issue 20
     path = tmp_path_factory.mktemp("ckpt") / "model.safetensors"
     save_model(model, path)
     return model, path
@@ -123,3 +124,17 @@ def test_torchvision_imagenet_resnet_keys_initialise_the_body(tmp_path):
     save_file(torchvision_style, str(path))
     with pytest.raises(CheckpointError, match="layer1.0.conv1.weight"):
         load_imagenet_backbone(model, path)
+
+
+def test_weights_from_before_the_visibility_head_initialise_a_model_with_it(saved):
+    old_model, path = saved
+    assert not old_model.config.visibility_head
+    _, tensors = read_safetensors(path)
+    new_model = small_model(visibility_head=True)
+    head = {k: v.clone() for k, v in new_model.state_dict().items() if "joint_visibility" in k}
+    with pytest.raises(CheckpointError, match="missing tensor 'pose_heads.joint_visibility"):
+        load_state_strict(new_model, tensors, str(path))
+    load_state_strict(new_model, tensors, str(path), NEW_HEADS)
+    state = new_model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in tensors.items())  # every old weight
+    assert all(torch.equal(state[k], v) for k, v in head.items())  # the head as initialised

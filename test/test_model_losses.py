@@ -221,3 +221,30 @@ def test_tiny_model_overfits_a_fixed_batch():
         optimiser.step()
     print(f"{len(history)} steps, {history[0]:.1f} -> {history[-1]:.1f}")
     assert history[-1] < history[0] / 10, history
+
+
+def test_the_visibility_head_learns_where_visibility_is_known_and_nowhere_else():
+    config = small_config(visibility_head=True)
+    torch.manual_seed(0)
+    model = build_model(config).train()
+    targets = synthetic_targets(config, batch=2)
+    targets["joint_visible"] = torch.rand(2, 42) > 0.3
+    outputs = model(torch.rand(2, 3, config.input_size, config.input_size))
+    assert outputs["joint_visibility"].shape == (2, 42)  # one logit per joint
+
+    targets["joint_visibility_known"] = torch.zeros(2, 42, dtype=torch.bool)  # a dataset
+    unknown = compute_losses(outputs, targets, config)["joint_visibility"]
+    unknown.backward(retain_graph=True)
+    head = model.pose_heads.joint_visibility.layers[-1].weight
+    assert unknown.item() == 0.0 and not head.grad.abs().any()
+
+    targets["joint_visibility_known"][0] = True  # the synthetic frame of the two
+    known = compute_losses(outputs, targets, config)["joint_visibility"]
+    per_layer = [
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            layer["joint_visibility"][0], targets["joint_visible"][0].float()
+        )
+        for layer in outputs["layers"]
+    ]  # deep supervision: the mean over the decoder layers, of frame 0 only
+    expected = torch.stack(per_layer).mean() * config.loss_weights.joint_visibility
+    assert math.isclose(known.item(), expected.item(), rel_tol=1e-5)

@@ -101,3 +101,20 @@ def test_an_estimator_failure_skips_the_frame_and_the_node_keeps_serving(node):
     node.publish_until_pose()
     node.wait_for_status(lambda level, message, values: level == DiagnosticStatus.OK)
     assert not any(p.header.stamp == stamp for p in node.poses)
+
+
+def test_visibility_handedness_and_track_ids_reach_the_message(node):
+    expected = sample_prediction()
+    poses = [node.publish_until_pose() for _ in range(3)]
+    for pose in poses:
+        np.testing.assert_allclose(
+            pose.right_hand.joint_visibility, expected.right_hand.joint_visibility
+        )
+        assert pose.right_hand.handedness == pytest.approx(0.875)
+    # The same hands and object in every frame: the same three ids, none 0, all different.
+    ids = {(p.right_hand.track_id, p.left_hand.track_id, p.object.track_id) for p in poses}
+    assert len(ids) == 1
+    ((right, left, obj),) = ids
+    assert 0 not in (right, left, obj) and len({right, left, obj}) == 3
+    _, _, values = node.latest_status()
+    assert int(values["tracks started"]) >= 3 and values["hand swaps"] == "0"

@@ -7,6 +7,7 @@ from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from occrobnet_ros.bag.poses import msg_to_prediction
 from occrobnet_ros.geometry import matrix_to_quaternion, quaternion_to_matrix
 from occrobnet_ros.msg import HandPose, ObjectPose
 from occrobnet_ros.ros.markers import MarkerArrayWriter, draw_prediction, prediction_markers
@@ -60,6 +61,8 @@ def test_quaternion_matches_geometry_for_random_and_half_turn_rotations():
 
 def test_message_carries_every_field_of_the_prediction():
     prediction = sample_prediction()
+    prediction.right_hand.track_id, prediction.left_hand.track_id = 7, 8
+    prediction.object.track_id = 9
     msg = prediction_to_msg(prediction, header(), "occrobnet_tiny", "v1@abc")
     assert msg.header.frame_id == "camera_color_optical_frame"
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1_700_000_000, 250_000_000)
@@ -75,6 +78,10 @@ def test_message_carries_every_field_of_the_prediction():
         wrist = hand_msg.wrist_pose
         assert [wrist.position.x, wrist.position.y, wrist.position.z] == hand.joints[0].tolist()
         assert np.allclose(quaternion_to_matrix(quat(wrist.orientation)), hand.wrist_rotation)
+        assert np.allclose(hand_msg.joint_visibility, hand.joint_visibility)
+        assert hand_msg.handedness == pytest.approx(hand.handedness)
+        assert hand_msg.track_id == hand.track_id
+    assert (msg.right_hand.track_id, msg.left_hand.track_id, msg.object.track_id) == (7, 8, 9)
     obj, estimate = msg.object, prediction.object
     assert obj.detected and obj.confidence == pytest.approx(0.5)
     position = obj.pose.position
@@ -198,3 +205,15 @@ def test_the_default_tf_prefix_is_the_nodes_namespace_and_name():
     assert expand_prefix("person1/", "/cam1/occrobnet_pose") == "person1/"
     two_cameras = [frame_names(expand_prefix("~/", f"/{cam}/occrobnet_pose")) for cam in "ab"]
     assert not set(two_cameras[0].values()) & set(two_cameras[1].values())
+
+
+def test_a_message_reads_back_into_the_same_prediction():
+    prediction = sample_prediction()
+    prediction.right_hand.track_id, prediction.object.track_id = 3, 4
+    back = msg_to_prediction(prediction_to_msg(prediction, header()))
+    for original, read in zip(prediction.hands, back.hands):
+        np.testing.assert_allclose(read.joints, original.joints)
+        np.testing.assert_allclose(read.joint_visibility, original.joint_visibility)
+        assert read.handedness == pytest.approx(original.handedness)
+        assert read.track_id == original.track_id
+    assert back.object.track_id == 4

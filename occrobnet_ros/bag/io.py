@@ -8,6 +8,11 @@ the bag tools share image_conversion.py, camera_info.py and messages.py with the
 Our own types are registered in the rosbags typestore from the ``msg/*.msg`` text, so a bag we
 write carries the same definitions and RIHS01 hashes as ``rosidl`` generates (tested), and
 ``ros2 bag play`` / Foxglove decode it without this package.
+
+Bags recorded with an earlier version of our messages (HandPose without ``joint_visibility``,
+``handedness`` and ``track_id``) still read: a connection whose definition differs from today's
+is decoded with the definition the bag carries, and copied field by field into today's rclpy
+message; the fields it lacks take their "unknown" values (:data:`LEGACY_DEFAULTS`).
 """
 
 import importlib
@@ -23,9 +28,16 @@ from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from occrobnet_ros.prediction import VISIBILITY_UNKNOWN
+
 PACKAGE = "occrobnet_ros"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9  # the rosbag2 metadata version Jazzy and Kilted write
+# Fields an older definition of our messages lacks: the value that means "not known".
+LEGACY_DEFAULTS = {
+    ("HandPose", "joint_visibility"): [VISIBILITY_UNKNOWN] * 21,
+    ("HandPose", "handedness"): 0.5,
+}
 
 
 class BagError(Exception):
@@ -186,5 +198,52 @@ class BagReader:
 
     def messages(self, topics: Iterable[str]) -> Iterator[tuple[str, int, Any]]:
         """(topic, receive time ns, rclpy message) of ``topics``, in receive-time order."""
+        legacy = self._legacy_typestores()
         for topic, msg_type, time_ns, data in self.raw_messages(topics):
-            yield topic, time_ns, deserialize_message(data, message_class(msg_type))
+            if topic in legacy:
+                old = legacy[topic].deserialize_cdr(data, msg_type)
+                yield topic, time_ns, upgrade(old, message_class(msg_type)())
+            else:
+                yield topic, time_ns, deserialize_message(data, message_class(msg_type))
+
+    def _legacy_typestores(self) -> dict[str, Typestore]:
+        """Topic -> a typestore of the bag's own definition, for our types recorded with a
+        definition other than today's."""
+        stores = {}
+        for connection in self._reader.connections:
+            if not connection.msgtype.startswith(f"{PACKAGE}/"):
+                continue
+            recorded = getattr(connection.msgdef, "data", "") or ""
+            current = typestore().generate_msgdef(connection.msgtype, ros_version=2)[0]
+            if not recorded.strip() or recorded.strip() == current.strip():
+                continue
+            store = get_typestore(Stores.EMPTY)
+            store.register(get_types_from_msg(recorded, connection.msgtype))
+            stores[connection.topic] = store
+        return stores
+
+
+def upgrade(old: Any, msg: Any) -> Any:
+    """Copy a rosbags message ``old`` (an older definition) into the rclpy message ``msg``,
+    field by field; fields ``old`` lacks get their LEGACY_DEFAULTS value (else the default)."""
+    kind = type(msg).__name__
+    for name in msg.get_fields_and_field_types():
+        target = getattr(msg, name)
+        if not hasattr(old, name):
+            # An undetected part stays all zero, as the message definitions promise.
+            if (kind, name) in LEGACY_DEFAULTS and getattr(old, "detected", True):
+                setattr(msg, name, LEGACY_DEFAULTS[kind, name])
+            continue
+        value = getattr(old, name)
+        if _is_message(target):
+            upgrade(value, target)
+        elif isinstance(target, list) and target and _is_message(target[0]):
+            for item_old, item in zip(value, target, strict=True):
+                upgrade(item_old, item)
+        else:
+            setattr(msg, name, value)
+    return msg
+
+
+def _is_message(value: Any) -> bool:
+    return hasattr(value, "get_fields_and_field_types")

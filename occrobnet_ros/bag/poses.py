@@ -33,6 +33,9 @@ def msg_to_hand(msg: HandPose) -> HandEstimate:
         keypoints_2d=point_array(msg.keypoints_2d)[:, :2],
         joint_confidence=np.asarray(msg.joint_confidence, dtype=np.float64),
         wrist_rotation=_rotation(orientation),
+        joint_visibility=np.asarray(msg.joint_visibility, dtype=np.float64),
+        handedness=float(msg.handedness),
+        track_id=int(msg.track_id),
     )
 
 
@@ -46,6 +49,7 @@ def msg_to_object(msg: ObjectPose) -> ObjectEstimate:
         rotation=_rotation(msg.pose.orientation),
         translation=point_array([msg.pose.position])[0],
         box_size=np.array([size.x, size.y, size.z], dtype=np.float64),
+        track_id=int(msg.track_id),
     )
 
 

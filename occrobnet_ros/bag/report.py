@@ -1,13 +1,15 @@
 """The bag evaluation report: metrics against the ground truth, throughput, latency, files.
 
-Metrics (metrics.py; HandObjectPose carries no joint visibility, so there is no
-visible/occluded split):
+Metrics (metrics.py):
 
 - hands, per frame and hand where both the ground truth and the prediction have the hand,
   over the joints the ground truth annotates (confidence > 0; datasets leave some out):
   root-relative MPJPE (mm, each hand aligned on its own wrist, mean over joint instances as
   ``metrics.hand_pose_errors``), MRRPE (mm, frames with both hands on both sides), PCK over
   0-50 mm and its AUC (HO-3D's EvalUtil: 100 thresholds, mean over joints);
+- visible and occluded joints, where the ground truth knows (synthetic bags; a dataset's
+  ``joint_visibility`` is -1): the MPJPE of each, and the prediction's ``joint_visibility`` as
+  a detector of occluded joints (precision, recall; messages without it are not scored);
 - detection: how many ground-truth hands / objects were found, and how many were reported
   where the ground truth has none;
 - object, frames where both have it: translation error of the box centre (cm) and MSSD (cm)
@@ -59,6 +61,14 @@ def scored_joints(pred: Sequence[Prediction], gt: Sequence[Prediction]) -> np.nd
     return np.repeat(both, NUM_JOINTS, axis=1) & (annotated > 0)
 
 
+def visibility_array(predictions: Sequence[Prediction]) -> np.ndarray:
+    """``(N, 42)`` joint visibility, right then left (-1: unknown)."""
+    return np.stack(
+        [np.concatenate([p.right_hand.joint_visibility, p.left_hand.joint_visibility])
+         for p in predictions]
+    ).astype(np.float64)  # fmt: skip
+
+
 # --- metrics
 
 
@@ -80,6 +90,12 @@ def hand_metrics(pred: Sequence[Prediction], gt: Sequence[Prediction]) -> dict[s
     errors = metrics.root_relative_errors(pred_joints, gt_joints)  # metres
     report["pck_20mm"] = _fraction(errors[valid] <= PCK_20MM)
     report["auc"] = _auc(errors, valid)
+    gt_visibility = visibility_array(gt)
+    known = valid & (gt_visibility >= 0.0)
+    visible = gt_visibility > 0.5
+    report["mpjpe_visible_mm"] = _mean(errors[known & visible]) * metrics.M_TO_MM
+    report["mpjpe_occluded_mm"] = _mean(errors[known & ~visible]) * metrics.M_TO_MM
+    report.update(metrics.occlusion_classification(visibility_array(pred), visible, known))
     for hand, name in HANDS:
         part = hand_slice(hand)
         report[f"auc_{name}"] = _auc(errors[:, part], valid[:, part])
@@ -209,6 +225,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["## Accuracy", "", *_metric_table({"all": report["metrics"]}), ""]
         lines += ["## Per sequence", "", *_metric_table(report["sequences"]), ""]
         lines += ["## Detection", "", *_detection_table(report["metrics"]), ""]
+        lines += ["## Visible and occluded joints", "", *_occlusion_table(report["metrics"]), ""]
         lines += [f"![{name}]({name})" for name in report.get("plots", [])] + [""]
     elif report["frames_with_ground_truth"]:
         lines += ["No frame has both a prediction and ground truth: no accuracy.", ""]
@@ -242,6 +259,21 @@ def _detection_table(values: dict[str, Any]) -> list[str]:
             f"{values[f'{key}_found']} | {values[f'{key}_false']} |"
         )
     return lines
+
+
+def _occlusion_table(values: dict[str, Any]) -> list[str]:
+    """MPJPE of visible and occluded joints, and the visibility output as a detector of
+    occluded joints beside the trivial "all visible" (which never finds one: recall 0)."""
+    return [
+        "| MPJPE visible (mm) | MPJPE occluded (mm) | occluded joints | called occluded: "
+        'precision | recall | "all visible" recall |',
+        "|---|---|---|---|---|---|",
+        f"| {_cell(values.get('mpjpe_visible_mm'), '{:.1f}')} "
+        f"| {_cell(values.get('mpjpe_occluded_mm'), '{:.1f}')} "
+        f"| {values.get('occluded_joints', 0)} "
+        f"| {_cell(values.get('occluded_precision'), '{:.3f}')} "
+        f"| {_cell(values.get('occluded_recall'), '{:.3f}')} | 0.000 |",
+    ]
 
 
 def _key_values(values: dict[str, Any]) -> list[str]:

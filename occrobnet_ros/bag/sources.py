@@ -15,7 +15,12 @@ import numpy as np
 
 from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, generate_sample
 from occrobnet_ros.geometry import palm_orientation
-from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
+from occrobnet_ros.prediction import (
+    VISIBILITY_UNKNOWN,
+    HandEstimate,
+    ObjectEstimate,
+    Prediction,
+)
 from occrobnet_ros.skeleton import (
     JOINT_NAMES,
     LEFT,
@@ -129,10 +134,13 @@ def dataset_indices(
 
 def sample_ground_truth(sample: Sample) -> Prediction:
     """A sample's ground truth as a Prediction: confidences 1, except that a joint a dataset
-    does not annotate (``Record.joint_valid``) has confidence 0 and position 0."""
+    does not annotate (``Record.joint_valid``) has confidence 0 and position 0. Joint
+    visibility is the generator's (1 seen, 0 occluded); a dataset's is unknown."""
     annotated = getattr(sample, "joint_valid", None)
+    visibility = np.full(NUM_HANDS * NUM_JOINTS, VISIBILITY_UNKNOWN)
     if annotated is None:  # the generator annotates every joint of a present hand
         annotated = np.ones(NUM_HANDS * NUM_JOINTS, dtype=bool)
+        visibility = np.asarray(sample.joint_visible, dtype=np.float64)
     truth = Prediction()
     for hand in range(NUM_HANDS):
         if not sample.hand_valid[hand]:
@@ -146,6 +154,8 @@ def sample_ground_truth(sample: Sample) -> Prediction:
             keypoints_2d=np.where(valid[:, None], sample.joints_2d[hand_slice(hand)], 0.0),
             joint_confidence=valid.astype(np.float64),
             wrist_rotation=_palm(joints, hand, valid),
+            joint_visibility=visibility[hand_slice(hand)],
+            handedness=1.0,
         )
         setattr(truth, "left_hand" if hand == LEFT else "right_hand", estimate)
     if sample.object_valid:

@@ -11,8 +11,11 @@ A horizontal flip turns a right hand into a left one: ``flip_sample`` mirrors th
 camera and the 3D scene together and swaps the two hands, so the flipped sample is a correct
 sample of the same kind. That holds for the generator's box, cylinder and sphere objects and
 for hands without objects (InterHand2.6M), not for YCB objects: a mirrored YCB object is no
-longer that object (mirrored shape and print), so HO-3D and H2O-3D are never flipped
-(``dataset.FLIPPABLE``; Keypoint Transformer does not flip them either).
+longer that object (mirrored shape and print), so HO-3D and H2O-3D are never flipped here
+(``dataset.FLIPPABLE``). That is our choice, not Keypoint Transformer's in every mode: KT
+does not flip HO-3D, but it does flip H2O-3D in its ``vectors`` mode, mirrored objects and
+all (``get_aug_config``: a flip with p = 0.5 except in ``angles`` mode or for HO-3D;
+model_reference.md 1.6).
 
 Every draw comes from the ``numpy.random.Generator`` passed in, so a sample's augmentation is
 fixed by its seed and the same in any worker process.

@@ -15,7 +15,8 @@ Conventions that the losses do not fix and we do here:
 - ``joint_valid``: the joints with ground truth (``annotated_joints``): a dataset ``Record``'s
   own ``joint_valid`` (joints it does not annotate are not supervised), or for a synthetic
   ``Sample`` every joint of a present hand, occluded or not (the generator knows them all);
-  ``joint_visible`` (extra key, unused by the losses) says which the image shows.
+  ``joint_visible`` says which the image shows; it trains the visibility head where
+  ``joint_visibility_known`` (synthetic samples only: a dataset knows no occlusion).
 - ``object_translation`` is the object centre minus the right wrist, or minus the left wrist
   when there is no right hand (the only hand is the reference the network can see).
 - ``object_corners_rest`` is reordered to ``heads.BOX_CORNER_SIGNS`` (x slowest, z fastest).
@@ -125,6 +126,10 @@ def hand_targets(sample: Sample, crop: Crop) -> dict[str, np.ndarray]:
         "joints_3d": np.where(joint_valid[:, None], joints_3d, 0.0),
         "joint_valid": joint_valid,
         "joint_visible": np.asarray(sample.joint_visible, bool) & joint_valid,
+        # The synthetic generator knows occlusion by depth; a dataset's joint_visible only
+        # says "annotated and inside the image" (InterHand2.6M's joint_valid is not
+        # visibility either), so its visibility is not supervised.
+        "joint_visibility_known": joint_valid & (getattr(sample, "joint_valid", None) is None),
         "hand_valid": hand_valid,
         "rel_root": rel_root,
     }

@@ -11,7 +11,9 @@ Keypoint Transformer evaluates with the annotated box) and reports, in the units
 - PA-MPJPE (mm): the joint error after each hand is aligned to its ground truth by rotation,
   scale and translation (HO-3D's Procrustes), i.e. the articulation error alone;
 - the object translation error and MSSD (cm; the box corners as the model's vertices, the
-  generator's symmetry), both relative to the reference wrist of data/targets.py, as KT's.
+  generator's symmetry), both relative to the reference wrist of data/targets.py, as KT's;
+- with a visibility head, its precision and recall as a detector of occluded joints
+  (metrics.occlusion_classification); the baseline says "all visible".
 
 The baseline predicts the mean training pose: per joint the mean root-relative position, the
 mean left-minus-right root offset, the mean object translation and the mean object rotation
@@ -105,7 +107,12 @@ def predict(
     predictions, gt = [], []
     for images, targets in DataLoader(dataset, batch_size, collate_fn=collate):
         outputs = model(images.to(device))
-        predictions.append({key: outputs[key].float().cpu().numpy() for key in PRED_KEYS})
+        batch = {key: outputs[key].float().cpu().numpy() for key in PRED_KEYS}
+        if "joint_visibility" in outputs:
+            batch["joint_visibility"] = (
+                torch.sigmoid(outputs["joint_visibility"].float()).cpu().numpy()
+            )
+        predictions.append(batch)
         gt.append({key: targets[key].numpy() for key in GT_KEYS})
     model.train(was_training)
     return _concatenate(predictions), _concatenate(gt)
@@ -160,6 +167,9 @@ def pose_metrics(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dict
     report["auc_0_50mm"] = metrics.auc(errors_mm.reshape(-1, 1), AUC_MAX_MM, valid=flat_valid)
     report["pa_mpjpe_mm"] = procrustes_mpjpe_mm(pred_joints, gt_joints, valid)
     report.update(object_metrics(pred, gt))
+    # The mean pose (and a model without the head) says every joint is visible.
+    visibility = pred.get("joint_visibility", np.ones(valid.shape))
+    report.update(metrics.occlusion_classification(visibility, visible, valid))
     return {key: round(float(value), 3) for key, value in report.items()}
 
 

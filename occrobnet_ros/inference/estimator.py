@@ -40,12 +40,19 @@ import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from occrobnet_ros import crop_policy, geometry
+from occrobnet_ros.inference.identity import NO_EVIDENCE, slot_handedness
 from occrobnet_ros.inference.smoothing import OneEuroFilter
+from occrobnet_ros.inference.tracking import TrackIds
 from occrobnet_ros.model.checkpoint import CheckpointError, load_model
 from occrobnet_ros.model.tokens import joint_peaks
-from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
+from occrobnet_ros.prediction import (
+    VISIBILITY_UNKNOWN,
+    HandEstimate,
+    ObjectEstimate,
+    Prediction,
+)
 from occrobnet_ros.resources import shipped_file, shipped_file_candidates
-from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, hand_slice
+from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, NUM_JOINTS, hand_slice
 
 try:
     import cv2
@@ -74,6 +81,9 @@ HOST_OUTPUTS = (
 # Measured on 80 benchmark crops with the stage-2 weights: median 2D error 20.5 px (head)
 # against 14.5 px (peaks where confident), wrist position 0.37 m against 0.21 m.
 PEAK_CONFIDENCE = 0.1
+# Tokens within this many crop px of a hand's joints vote on its handedness: twice the radius
+# within which training labels a token as a joint (config.identity_radius, 6 px at 256 px).
+TOKEN_RADIUS = 12.0
 # A frame whose pixels all lie within this many levels of each other in every channel (a lens
 # cap, a dark or saturated frame) shows no hand and no object: nothing is reported, whatever
 # the network says (stage-6 weights of the embedded checkpoint: object 0.99 on a black frame).
@@ -204,13 +214,16 @@ class Estimator:
         self.object_threshold = object_threshold
         self.smoothing = smoothing
         self._smoothing_settings = (smoothing_min_cutoff, smoothing_beta)
+        self.tracks = TrackIds()  # ids of the streamed frames' hands and object, and counts
         self.reset()
 
     # --- state ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget the previous frames: ROI and smoothing restart (e.g. time jumped back)."""
+        """Forget the previous frames: ROI, smoothing and track ids restart (e.g. time jumped
+        back)."""
         self._track_points: np.ndarray | None = None
+        self.tracks.reset()
         min_cutoff, beta = self._smoothing_settings
         self._filters = {
             name: OneEuroFilter(min_cutoff, beta)
@@ -265,6 +278,7 @@ class Estimator:
         )
         if self.smoothing:
             self._smooth(prediction, time.monotonic() if stamp_s is None else stamp_s)
+        self.tracks.update(prediction)
         return prediction
 
     def predict_batch(
@@ -314,8 +328,9 @@ class Estimator:
         outputs = self._forward(batch, crop_Ks)
         inferred = time.perf_counter()
         thresholds = self.hand_threshold, self.object_threshold
+        radius = 2.0 * self.config.identity_radius
         predictions = [
-            Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, lens, *thresholds)
+            Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, lens, *thresholds, radius)
             for i, (rgb, A, K, lens) in enumerate(zip(images, transforms, Ks, distortions))
         ]
         decoded = time.perf_counter()
@@ -365,6 +380,13 @@ class Estimator:
             tensors["joint_confidence"] = raw["heatmaps"].amax(dim=(2, 3)).clamp(0.0, 1.0)
             stride = self.input_size / raw["heatmaps"].shape[-1]
             tensors["joint_peaks"] = joint_peaks(raw["heatmaps"], stride)
+            if "joint_visibility" in raw:
+                tensors["joint_visibility"] = torch.sigmoid(raw["joint_visibility"].float())
+            # Handedness evidence: each token's identity mass on right and left joints.
+            identity = raw["identity_logits"][-1].float().softmax(-1)
+            joints = identity[..., 1 : 1 + 2 * NUM_JOINTS].unflatten(-1, (2, NUM_JOINTS))
+            tensors["token_hand_mass"] = joints.sum(-1) * raw["token_valid"][..., None]
+            tensors["token_xy"] = raw["token_xy"]
             packed = torch.cat([t.reshape(len(batch), -1).float() for t in tensors.values()], 1)
             host = packed.cpu().numpy()  # the one device-to-host copy (and sync) per batch
         outputs, start = {}, 0
@@ -513,15 +535,22 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
-def _decode(outputs, i, transform, K, lens, hand_threshold, object_threshold) -> Prediction:
+def _decode(
+    outputs, i, transform, K, lens, hand_threshold, object_threshold, token_radius=TOKEN_RADIUS
+) -> Prediction:
     to_image = geometry.invert_affine(transform)
     prediction = Prediction()
     hand_probability = _sigmoid(outputs["hand_presence"][i])
-    joints_2d = geometry.apply_affine(to_image, outputs["joints_2d"][i])
+    joints_crop = outputs["joints_2d"][i]
     if "joint_peaks" in outputs:  # confident heatmap peaks are the better 2D joints
-        peaks = geometry.apply_affine(to_image, outputs["joint_peaks"][i])
         confident = outputs["joint_confidence"][i] >= PEAK_CONFIDENCE
-        joints_2d = np.where(confident[:, None], peaks, joints_2d)
+        joints_crop = np.where(confident[:, None], outputs["joint_peaks"][i], joints_crop)
+    joints_2d = geometry.apply_affine(to_image, joints_crop)
+    handedness = np.full(NUM_HANDS, NO_EVIDENCE)
+    if "token_hand_mass" in outputs:
+        handedness = slot_handedness(
+            outputs["token_xy"][i], outputs["token_hand_mass"][i], joints_crop, token_radius
+        )
     for hand in range(NUM_HANDS):
         if hand_probability[hand] < hand_threshold:
             continue
@@ -535,6 +564,12 @@ def _decode(outputs, i, transform, K, lens, hand_threshold, object_threshold) ->
             lens,
         )
         if estimate is not None:
+            estimate.handedness = float(handedness[hand])
+            estimate.joint_visibility = (
+                outputs["joint_visibility"][i][hand_slice(hand)].astype(np.float64)
+                if "joint_visibility" in outputs
+                else np.full(NUM_JOINTS, VISIBILITY_UNKNOWN)
+            )
             setattr(prediction, f"{HAND_NAMES[hand]}_hand", estimate)
     if "object_presence" in outputs:
         probability = float(_sigmoid(outputs["object_presence"][i]))

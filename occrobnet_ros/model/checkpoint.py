@@ -127,12 +127,23 @@ def check_safetensors_header(path: Path) -> None:
         )
 
 
+# Heads added after checkpoints existed: a checkpoint without them initialises the rest, and
+# these start from their own initialisation (``occrobnet train --init``).
+NEW_HEADS = ("pose_heads.joint_visibility.",)
+
+
 def load_state_strict(
-    module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str = "checkpoint"
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    source: str = "checkpoint",
+    new_heads: tuple[str, ...] = (),
 ) -> None:
-    """Copy ``tensors`` into ``module``; every key and shape must match."""
+    """Copy ``tensors`` into ``module``; every key and shape must match, except that keys
+    under ``new_heads`` may be missing (they keep their initial values)."""
     expected = module.state_dict()
     for key in sorted(set(expected) | set(tensors)):
+        if key not in tensors and key.startswith(new_heads):
+            continue
         if key not in tensors:
             raise CheckpointError(f"{source}: missing tensor '{key}'")
         if key not in expected:
@@ -142,7 +153,8 @@ def load_state_strict(
                 f"{source}: tensor '{key}' has shape {tuple(tensors[key].shape)}, "
                 f"the model expects {tuple(expected[key].shape)}"
             )
-    module.load_state_dict(tensors, strict=True)
+    missing = {key: value for key, value in expected.items() if key not in tensors}
+    module.load_state_dict({**missing, **tensors}, strict=True)
 
 
 def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:

@@ -125,7 +125,14 @@ class IdentityHead(MLP):
 class PoseHeads(nn.Module):
     """Every decoder layer's query outputs [L, B, Q, D] -> raw pose predictions [L, B, ...]."""
 
-    def __init__(self, dim: int, representation: str, with_object: bool, bins_2p5d: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        representation: str,
+        with_object: bool,
+        bins_2p5d: int,
+        visibility: bool = False,
+    ) -> None:
         super().__init__()
         self.representation = representation
         self.with_object = with_object
@@ -138,6 +145,9 @@ class PoseHeads(nn.Module):
             self.z_bins = MLP(dim, [dim, dim], bins_2p5d)
         self.rel_root = MLP(dim, [dim, dim], 3)
         self.hand_presence = nn.Linear(dim, NUM_HANDS)
+        # Ours (issue 20): is each joint seen, or hidden by the object, the other hand or
+        # its own hand? One logit per joint query, from an MLP like the other pose heads.
+        self.joint_visibility = MLP(dim, [dim, dim], 1) if visibility else None
         if with_object:
             self.object_rotation = MLP(dim, [dim, dim], 6)
             self.object_presence = nn.Linear(dim, 1)
@@ -151,6 +161,8 @@ class PoseHeads(nn.Module):
         joints = decoded[..., :NUM_JOINT_QUERIES, :]
         glob = decoded[..., QUERY_GLOBAL, :]
         out = {"rel_root": self.rel_root(glob), "hand_presence": self.hand_presence(glob)}
+        if self.joint_visibility is not None:
+            out["joint_visibility"] = self.joint_visibility(joints).squeeze(-1)
         if self.representation == "3d":
             out["bones"] = self.bone(joints)
             # Normalised coordinates: -1 and 1 are the crop's edges.

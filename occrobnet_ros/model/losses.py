@@ -15,6 +15,10 @@ joints_3d               [B, 42, 3]    metres, each hand relative to its own wris
 joint_valid             [B, 42]       annotated joints
 hand_valid              [B, 2]        hand present and annotated (right, left); supervises
                                       hand_presence
+joint_visible           [B, 42]       OPTIONAL (with ``config.visibility_head``): the joint is
+                                      seen, not occluded
+joint_visibility_known  [B, 42]       OPTIONAL: where joint_visible is ground truth (the
+                                      synthetic data knows; the datasets do not)
 rel_root                [B, 3]        metres, left wrist minus right wrist (used when both
                                       hands are valid, and for the identity tie-break depth)
 heatmaps                [B, 42, h, w] OPTIONAL: Gaussian (peak 1) per joint at heatmap
@@ -229,7 +233,22 @@ def hand_pose_losses(
     losses["hand_presence"] = F.binary_cross_entropy_with_logits(
         layer["hand_presence"].float(), hand_valid.float()
     )
+    if "joint_visibility" in layer:
+        losses["joint_visibility"] = joint_visibility_loss(layer["joint_visibility"], targets)
     return losses
+
+
+def joint_visibility_loss(
+    logits: torch.Tensor, targets: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Binary cross-entropy of the visibility logits [B, 42], where visibility is known."""
+    known = targets.get("joint_visibility_known")
+    if known is None or "joint_visible" not in targets:
+        return logits.sum() * 0.0  # nothing to learn from here, but the graph stays whole
+    per_joint = F.binary_cross_entropy_with_logits(
+        logits.float(), targets["joint_visible"].float(), reduction="none"
+    )
+    return _masked_mean(per_joint, known.bool())
 
 
 def joint_2p5d_loss(

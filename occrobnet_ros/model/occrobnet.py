@@ -106,6 +106,7 @@ class LossWeights:
     object_presence: float = 1.0
     object_box: float = 0.1  # mm, like the corners
     object_corner_2d: float = 0.01  # 128-px units, like the joints
+    joint_visibility: float = 1.0  # binary cross-entropy per joint (with visibility_head)
 
 
 @dataclasses.dataclass
@@ -119,6 +120,9 @@ class OccRobNetConfig:
     heatmap_sigma: float = 1.0  # heatmap cells, for targets rendered by the loss
     pose_representation: str = "3d"  # "3d" (bone vectors, HO-3D/H2O-3D) | "2.5d" (InterHand)
     with_object: bool = True
+    # Per-joint visibility (not occluded) from each joint query. False in the configs of
+    # checkpoints from before it existed, so they still load exactly.
+    visibility_head: bool = False
     normalize_input: bool = True
     # Backbone.
     backbone: str = "resnet50"
@@ -240,7 +244,7 @@ class OccRobNet(nn.Module):
         )
         self.identity_head = IdentityHead(c.hidden_dim, c.num_classes)
         self.pose_heads = PoseHeads(
-            c.hidden_dim, c.pose_representation, c.with_object, c.bins_2p5d
+            c.hidden_dim, c.pose_representation, c.with_object, c.bins_2p5d, c.visibility_head
         )
         self.register_buffer("query_mask", query_mask_from_groups(groups), persistent=False)
         self.register_buffer(

@@ -145,6 +145,8 @@ class NodeState:
     pairing: str = ""  # what pairs images with CameraInfo
     waiting_for_info: int = 0  # images queued for a CameraInfo now
     watchdog_timeout: float = 0.0  # s without output while frames arrive: ERROR; 0 = off
+    tracks_started: int = 0  # hand and object track ids handed out (inference/tracking.py)
+    hand_swaps: int = 0  # frames where the hands changed left/right slots
 
 
 def diagnostic_array(
@@ -184,6 +186,8 @@ def diagnostic_status(now: Snapshot, previous: Snapshot, state: NodeState) -> Di
         "frames rejected": str(sum(now.rejected.values())),
         "estimator errors": str(now.errors),
         "clock jumps backwards": str(now.clock_jumps),
+        "tracks started": str(state.tracks_started),
+        "hand swaps": str(state.hand_swaps),
         **{f"dropped: {reason}": str(n) for reason, n in sorted(now.drops.items())},
         **{f"rejected: {reason}": str(n) for reason, n in sorted(now.rejected.items())},
     }

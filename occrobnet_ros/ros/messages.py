@@ -61,6 +61,9 @@ class HandObjectPoseWriter:
         set_points(msg.keypoints_2d, hand.keypoints_2d)
         msg.joint_confidence = np.asarray(hand.joint_confidence, dtype=np.float32)
         set_pose(msg.wrist_pose, hand.joints[WRIST], hand.wrist_rotation)
+        msg.joint_visibility = np.asarray(hand.joint_visibility, dtype=np.float32)
+        msg.handedness = float(hand.handedness)
+        msg.track_id = int(hand.track_id)
         return msg
 
     def _object_pose(self, obj: ObjectEstimate) -> ObjectPose:
@@ -72,6 +75,7 @@ class HandObjectPoseWriter:
         set_pose(msg.pose, obj.translation, obj.rotation)
         msg.box_size.x, msg.box_size.y, msg.box_size.z = np.asarray(obj.box_size, float).tolist()
         set_points(msg.corners, obj.corners)
+        msg.track_id = int(obj.track_id)
         return msg
 
 

@@ -476,6 +476,7 @@ class PoseNode(LifecycleNode):
         self._count_unpaired()
         now = self._stats.snapshot()
         estimator = self._estimator
+        tracks = getattr(estimator, "tracks", None)
         io = self._io
         state = NodeState(
             name=f"{self.get_fully_qualified_name().lstrip('/')}: hand and object pose",
@@ -487,6 +488,8 @@ class PoseNode(LifecycleNode):
             pairing=io.pairing.name if io is not None else "",
             waiting_for_info=io.pairing.waiting if io is not None else 0,
             watchdog_timeout=self._settings.watchdog_timeout,
+            tracks_started=getattr(tracks, "started", 0),
+            hand_swaps=getattr(tracks, "swaps", 0),
         )
         stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(diagnostic_array(now, self._previous, state, stamp))

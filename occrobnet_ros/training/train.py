@@ -94,7 +94,14 @@ LOSS_NAMES = (
     "object_corner_2d",
     "object_presence",
 )
-VAL_METRICS = ("mpjpe_mm", "mrrpe_mm", "object_translation_cm", "mssd_cm")
+VAL_METRICS = (
+    "mpjpe_mm",
+    "mrrpe_mm",
+    "object_translation_cm",
+    "mssd_cm",
+    "occluded_precision",
+    "occluded_recall",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +131,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", help="continue the run in this directory")
     parser.add_argument(
         "--init", help="start from these weights (safetensors; their config unless --model)"
+    )
+    parser.add_argument(
+        "--train-only",
+        nargs="+",
+        metavar="PREFIX",
+        help="train only the parameters whose names start with these (e.g. "
+        "pose_heads.joint_visibility); the rest runs frozen, as at inference",
     )
     parser.add_argument(
         "--steps", type=int, help="length of the schedule (default 10000; --resume: the run's)"
@@ -413,6 +427,19 @@ def validation_config(args: argparse.Namespace) -> SyntheticConfig:
     return replace(synthetic_config(args), empty_probability=0.0)
 
 
+def freeze_except(model: torch.nn.Module, prefixes: list[str]) -> None:
+    """Train only the parameters under ``prefixes``; the rest of the network runs frozen, as
+    at inference (eval mode: BatchNorm statistics fixed, no dropout): a new head learns on the
+    features and tokens the trained network really produces."""
+    names = [name for name, _ in model.named_parameters()]
+    unknown = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+    if unknown:
+        raise SystemExit(f"occrobnet train: --train-only {' '.join(unknown)}: no such parameters")
+    model.eval()
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name.startswith(tuple(prefixes))
+
+
 def parameter_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -> list[dict]:
     """KT's two groups: the backbone at ``backbone_scale * lr``, the rest at ``lr``."""
     backbone, rest = [], []
@@ -518,7 +545,7 @@ class Trainer:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from occrobnet_ros.model import build_model, load_model
-        from occrobnet_ros.model.checkpoint import load_state_strict, read_safetensors
+        from occrobnet_ros.model.checkpoint import NEW_HEADS, load_state_strict, read_safetensors
 
         self.args = args
         self.dist = init_distributed(args.device)
@@ -535,8 +562,11 @@ class Trainer:
             self.config = model_config(args.model, args.set)
             self.model = build_model(self.config)
             if args.init:  # the weights of --init under the config of --model (same shapes)
-                load_state_strict(self.model, read_safetensors(args.init)[1], args.init)
+                tensors = read_safetensors(args.init)[1]
+                load_state_strict(self.model, tensors, args.init, NEW_HEADS)
         self.model.to(self.device).train()
+        if args.train_only:
+            freeze_except(self.model, args.train_only)
         torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
         groups = parameter_groups(self.model, args.lr, args.backbone_lr_scale)
         self.optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
