@@ -6,11 +6,9 @@ its draws seeded by the item and ``augment_seed``), crop and make the targets
 (data/targets.py), then scale the colours. So an item is the same in any process and on any
 rerun, which is what makes ``--resume`` and DataLoader workers reproducible.
 
-``SyntheticDataset``: index ``i`` is the frame of ``seeds[i]``. Cost (measured on these 2-core
-machines): rendering a 640x480 frame and making its example takes ~30 ms on an idle core,
-against >= 0.9 s for a training step of occrobnet_tiny_cpu at batch 8, so data is < 30 % of the
-work even in the training process; one DataLoader worker overlaps it with the step. A
-pre-rendered cache would save little and was not built.
+``SyntheticDataset``: index ``i`` is the frame of ``seeds[i]``, rendered on the fly: rendering
+is a small share of a training step, so one DataLoader worker hides it and no pre-rendered
+cache was built (docs/performance.md, "Training data").
 
 ``RecordDataset``: index ``i`` is training position ``start + i`` in an endless sequence of
 epochs, each a permutation of all the reader's frames drawn from ``(seed, epoch)`` (or the

@@ -51,12 +51,10 @@ its own hand, and the rendered depth there is no nearer than the joint's own sur
 minus the largest radius of the capsules that meet at it, hand_model.joint_surface_radius)
 minus ``config.visibility_tolerance``.
 
-Speed: 13-16 ms of CPU per 640x480 frame, about 9 ms at 320x240 (mean over 40 frames, best of
-5 runs each, one core, OpenCV single-threaded; measured on the shared 2-core development
-machine at a load average of 8-9, so an idle core should do better). About half of it is the
-hands' capsules. ``SyntheticConfig.scaled(0.5)`` renders the same scenes at 320x240 (the
-layout is drawn in image fractions, so scaling the camera keeps the scene).
-``scripts/show_synthetic.py --time`` measures it.
+Speed: tens of milliseconds of one CPU core per 640x480 frame, about half of it the hands'
+capsules (docs/performance.md, "Training data"; ``scripts/show_synthetic.py --time`` measures
+it). ``SyntheticConfig.scaled(0.5)`` renders the same scenes at 320x240 (the layout is drawn in
+image fractions, so scaling the camera keeps the scene).
 
 Determinism: everything random comes from the sample's generator or from a fixed, seeded noise
 bank; OpenCV's threads split work by rows and do not change results. Frames are identical

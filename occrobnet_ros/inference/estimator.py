@@ -77,16 +77,15 @@ HOST_OUTPUTS = (
     "object_box_centre",
     "object_box_half_extent",
 )
-# Where a joint's heatmap peak reaches this, its 2D position is the peak, else the 2D head's.
-# Measured on 80 benchmark crops with the stage-2 weights: median 2D error 20.5 px (head)
-# against 14.5 px (peaks where confident), wrist position 0.37 m against 0.21 m.
+# Where a joint's heatmap peak reaches this, its 2D position is the peak, else the 2D head's:
+# confident peaks are the more precise 2D joints (MODEL_CARD.md, "Decoding choices").
 PEAK_CONFIDENCE = 0.1
 # Tokens within this many crop px of a hand's joints vote on its handedness: twice the radius
 # within which training labels a token as a joint (config.identity_radius, 6 px at 256 px).
 TOKEN_RADIUS = 12.0
 # A frame whose pixels all lie within this many levels of each other in every channel (a lens
 # cap, a dark or saturated frame) shows no hand and no object: nothing is reported, whatever
-# the network says (stage-6 weights of the embedded checkpoint: object 0.99 on a black frame).
+# the network says (a trained network has called a black frame an object: MODEL_CARD.md).
 FLAT_IMAGE_RANGE = 8
 # A joint's least-squares weight is its heatmap confidence plus this, so that a hand whose
 # heatmaps are all flat still gets a translation from its 2D joints.
@@ -619,9 +618,8 @@ def _decode_hand(hand, probability, uv, joints_rel, confidence, K, lens) -> Hand
 
 def _decode_object(outputs, i, to_image, K, lens, probability, wrist=None) -> ObjectEstimate:
     """The object's pose. Its origin is the placed wrist plus the translation head's offset
-    (KT's relative translation) when a hand was placed, else solved from its 2D box corners.
-    Measured on the first 40 benchmark frames with the stage-2 weights: 0.22 m median error
-    against 2.8 m for the corner solve, whose 2D corners are still coarse."""
+    (KT's relative translation) when a hand was placed, else solved from its 2D box corners,
+    which are coarser (MODEL_CARD.md, "Decoding choices")."""
     rotation = outputs["object_rotation"][i].astype(np.float64)
     if wrist is not None and "object_translation" in outputs:
         origin = wrist + outputs["object_translation"][i].astype(np.float64)
