@@ -223,9 +223,12 @@ def symmetry_rotations(symmetry: int) -> np.ndarray:
 
 def format_report(report: dict) -> str:
     """A small text table: each metric, the model and the mean-pose baseline."""
-    lines = [f"synthetic benchmark, {report['frames']} frames", f"{'metric':28s}model   mean pose"]
+    lines = [
+        f"synthetic benchmark, {report['frames']} frames",
+        f"{'metric':28s}model     mean pose",
+    ]
     for key, value in report["model"].items():
-        lines.append(f"{key:28s}{value:<8.3f}{report['mean_pose'][key]:.3f}")
+        lines.append(f"{key:28s}{value:<10.3f}{report['mean_pose'][key]:.3f}")
     return "\n".join(lines)
 
 
