@@ -10,6 +10,9 @@ network sees crops at inference that it never saw in training:
   ``ROI_MARGIN`` (Keypoint Transformer crops around the GT joints in the same way). Inference
   takes the points from the previous frame's prediction; training from the ground truth, with
   the jitter of data/augment.py on top.
+- A dataset's own box (evaluation): squared about its centre and enlarged by
+  ``DATASET_BOX_SCALE``, as InterHand2.6M's and Keypoint Transformer's ``process_bbox`` do
+  with an annotation box; a box that is already a crop (RootNet's output) is used at scale 1.
 """
 
 import numpy as np
@@ -19,11 +22,22 @@ from occrobnet_ros import geometry
 ROI_MARGIN = 0.4  # fraction added to the points' extent
 ROI_MIN_SIZE = 96.0  # px: never zoom in further than this in the original image
 FULL_FRAME_TRAINING_FRACTION = 0.3
+DATASET_BOX_SCALE = 1.25  # process_bbox: the annotation box, aspect fixed, times 1.25
 
 
 def full_frame_transform(width: int, height: int, input_size: int) -> np.ndarray:
     """The 2x3 affine image -> crop that letterboxes the whole image."""
     return geometry.letterbox_transform(width, height, input_size)
+
+
+def box_transform(
+    box: np.ndarray, input_size: int, scale: float = DATASET_BOX_SCALE
+) -> np.ndarray:
+    """The 2x3 affine image -> crop of a dataset box ``[x0, y0, x1, y1]`` (px): the square on
+    its centre whose side is its longer side times ``scale``."""
+    corners = np.asarray(box, np.float64).reshape(2, 2)
+    square = geometry.crop_box(corners, margin=scale - 1.0, min_size=0.0)
+    return geometry.crop_transform(square, input_size)
 
 
 def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:

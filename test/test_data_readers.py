@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from occrobnet_ros import cli, crop_policy
+from occrobnet_ros import cli, crop_policy, geometry
 from occrobnet_ros.data import h2o3d, ho3d, interhand, record, targets
 from occrobnet_ros.data.augment import AugmentConfig, augment
 from occrobnet_ros.data.safe_pickle import UnsafePickleError
@@ -170,6 +170,35 @@ def test_interhand_world_to_camera_to_pixel(tmp_path):
         assert_wrist_on_red_dot(sample)
 
 
+def test_interhand_hand_presence_comes_from_hand_type_not_the_wrist(tmp_path):
+    """InterHand2.6M's official data/InterHand2.6M/dataset.py takes which hands exist from
+    each annotation's ``hand_type`` (trusted where ``hand_type_valid`` is 1) and uses
+    ``joint_valid`` (zeroed for a hand whose root is not annotated) only for the joints: a
+    right hand with an unannotated wrist is still a right hand in the image."""
+    write_interhand(tmp_path)
+    path = tmp_path / "annotations/train/InterHand2.6M_train_data.json"
+    data = json.loads(path.read_text())
+    right_only = data["annotations"][2]  # hand_type "right", its left wrist unannotated
+    valid = np.ones(42)
+    valid[0] = 0  # the right wrist alone is not annotated
+    valid[21] = 0
+    right_only["joint_valid"] = [[v] for v in valid[IH_42]]
+    data["annotations"][1]["hand_type_valid"] = 0  # "interacting", but not to be trusted
+    path.write_text(json.dumps(data))
+    dataset = interhand.InterHand(tmp_path, "train", skip_unannotated=True)
+    assert len(dataset) == 3  # the right hand still has annotated joints: kept
+
+    sample = dataset[2]
+    assert sample.hand_valid.tolist() == [False, False]  # no root: no root-relative pose
+    assert sample.hand_present.tolist() == [True, False]  # but the hand is there
+    crop = targets.Crop(crop_policy.full_frame_transform(WIDTH, HEIGHT, CROP))
+    example = targets.make_example(sample, crop, CROP)
+    assert example[1]["hand_present"].tolist() == [True, False]
+    assert not example[1]["joint_valid"].any()  # and no joint of it is supervised
+    untrusted = dataset[1]
+    assert untrusted.hand_present.tolist() == untrusted.hand_valid.tolist() == [True, True]
+
+
 def test_interhand_order_validity_and_metadata(tmp_path):
     truth = write_interhand(tmp_path)
     dataset = interhand.InterHand(tmp_path, "train")
@@ -217,6 +246,12 @@ def test_interhand_ground_truth_file_and_rootnet(tmp_path):
     assert np.asarray(gt["joint_valid"]).sum(axis=1).tolist() == [41, 41, 20]
     with_rootnet, without = dataset[1], dataset[0]
     assert np.allclose(with_rootnet.roi_box, [1, 2, 11, 22])
+    # InterHand2.6M's official dataset.py crops RootNet's box as it is, and enlarges an
+    # annotation box x1.25 (process_bbox): so does the evaluation crop.
+    assert with_rootnet.roi_box_scale == 1.0 and without.roi_box_scale == 1.25
+    tight = crop_policy.box_transform(with_rootnet.roi_box, CROP, with_rootnet.roi_box_scale)
+    corners = geometry.apply_affine(tight, np.array([[1.0, 2.0], [11.0, 22.0]]))
+    assert np.allclose(corners[:, 1], [-0.5, CROP - 0.5])  # the longer side fills the crop
     assert np.allclose(with_rootnet.root_depth_estimate, [0.612, 0.655])
     assert np.isnan(without.root_depth_estimate).all()
 

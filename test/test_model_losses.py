@@ -248,3 +248,28 @@ def test_the_visibility_head_learns_where_visibility_is_known_and_nowhere_else()
     ]  # deep supervision: the mean over the decoder layers, of frame 0 only
     expected = torch.stack(per_layer).mean() * config.loss_weights.joint_visibility
     assert math.isclose(known.item(), expected.item(), rel_tol=1e-5)
+
+
+def test_hand_presence_is_supervised_by_hand_present_where_given():
+    config = small_config()
+    torch.manual_seed(0)
+    model = build_model(config).train()
+    targets = synthetic_targets(config, batch=2)
+    targets["hand_valid"] = torch.tensor([[False, False], [True, True]])  # wrists unannotated
+    outputs = model(torch.rand(2, 3, config.input_size, config.input_size))
+    without = compute_losses(outputs, targets, config)["hand_presence"]
+    targets["hand_present"] = torch.tensor([[True, False], [True, True]])  # yet a right hand
+    given = compute_losses(outputs, targets, config)["hand_presence"]
+    expected = (
+        torch.stack(
+            [
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    layer["hand_presence"], targets["hand_present"].float()
+                )
+                for layer in outputs["layers"]
+            ]
+        ).mean()
+        * config.loss_weights.hand_presence
+    )
+    assert math.isclose(given.item(), expected.item(), rel_tol=1e-5)
+    assert not math.isclose(given.item(), without.item(), rel_tol=1e-5)

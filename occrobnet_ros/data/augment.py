@@ -161,6 +161,7 @@ def flipped_annotations(sample: Sample, width: int, swap: np.ndarray) -> dict:
     return {
         "joint_valid": sample.joint_valid[swap],
         "hand_type": {"right": "left", "left": "right"}.get(sample.hand_type, sample.hand_type),
+        "hand_present": sample.hand_present[::-1].copy(),
         "roi_box": np.array([width - 1 - x1, y0, width - 1 - x0, y1]),
         "root_depth_estimate": sample.root_depth_estimate[::-1].copy(),
     }

@@ -19,10 +19,12 @@ InterHand's order (tips first, wrist last) to ours (``skeleton.OURS_FROM_INTERHA
 hand 0-20, left 21-41. Validity is the annotation's ``joint_valid`` with IH's rule that a hand
 whose wrist is invalid loses all its joints. The frames are in the data file's annotation order.
 
-With ``rootnet_output`` (IH's ``rootnet_interhand2.6m_output_<subset>_<split>.json``: a list of
+With ``rootnet_output`` (IH's ``rootnet_interhand2.6m_output_{val,test}[_30fps].json``: a list of
 ``{"annot_id", "bbox" [x, y, w, h], "abs_depth" [right, left] mm}``), ``roi_box`` is RootNet's
-box and ``root_depth_estimate`` its wrist depths, as the IH and Keypoint Transformer test
-protocols use them; frames RootNet does not cover keep the annotation's box and get NaN depths.
+box, used as it is (``roi_box_scale`` 1: the official code crops it without enlarging, while an
+annotation box is enlarged x1.25), and ``root_depth_estimate`` its wrist depths, as the IH and
+Keypoint Transformer test protocols use them; frames RootNet does not cover keep the
+annotation's box and get NaN depths.
 """
 
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from occrobnet_ros.crop_policy import DATASET_BOX_SCALE
 from occrobnet_ros.data import record as rec
 from occrobnet_ros.data.record import FrameInfo, Record
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, OURS_FROM_INTERHAND, two_hand_map
@@ -112,6 +115,7 @@ class InterHand:
         (0 x 0): ground truth only."""
         info = self.frames[index]
         image = rec.load_rgb(info.image_path) if load_image else np.zeros((0, 0, 3), np.uint8)
+        from_rootnet = info.annotation_id in self.rootnet
         box, depth = self.rootnet.get(info.annotation_id, (self._boxes[index], None))
         return rec.make_record(
             info,
@@ -120,7 +124,11 @@ class InterHand:
             self.joints_camera(index),
             self._joint_valid[index],
             hand_type=self.hand_types[index],
+            hand_present=(
+                rec.presence_of(self.hand_types[index]) if self._hand_type_valid[index] else None
+            ),
             roi_box=box,
+            roi_box_scale=1.0 if from_rootnet else DATASET_BOX_SCALE,
             root_depth_estimate=depth,
         )
 
@@ -140,7 +148,7 @@ class InterHand:
         images, annotations = _coco_lists(data, path)
         by_id = {image["id"]: image for image in images}
         self.frames, self.hand_types = [], []
-        rows, valids, boxes = [], [], []
+        rows, valids, boxes, type_valid = [], [], [], []
         for annotation in annotations:
             image = by_id.get(annotation.get("image_id"))
             if image is None:
@@ -172,9 +180,11 @@ class InterHand:
             rows.append(frame_rows[key])
             valids.append(valid)
             boxes.append(_xywh_to_box(annotation.get("bbox"), path))
+            type_valid.append(bool(annotation.get("hand_type_valid", 0)))
         self._world_rows = np.asarray(rows, np.int64)
         self._joint_valid = np.asarray(valids, bool).reshape(-1, NUM_HANDS * NUM_JOINTS)
         self._boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        self._hand_type_valid = np.asarray(type_valid, bool)
 
     def _frame_info(self, image: dict[str, Any], annotation: dict[str, Any]) -> FrameInfo:
         return FrameInfo(

@@ -13,8 +13,15 @@ synthetic one. It adds what a real dataset has and the generator does not:
   or, on evaluation splits, every joint but the wrist.
 - ``hand_type``: ``"right"``, ``"left"`` or ``"interacting"`` (InterHand2.6M's annotation, else
   from ``hand_valid``); metrics split single-hand and interacting frames by it.
+- ``hand_present`` [2] bool: which hands are in the image, whether or not their pose is
+  annotated. InterHand2.6M takes it from ``hand_type`` where ``hand_type_valid`` (its official
+  ``data/InterHand2.6M/dataset.py`` does the same; a right hand whose wrist alone is
+  unannotated is still there), else from ``hand_valid``. It supervises hand presence;
+  ``hand_valid`` supervises the poses.
 - ``roi_box`` [4] ``x0, y0, x1, y1`` px: the dataset's own box around the hands (InterHand2.6M
-  annotation or RootNet box, HO-3D / H2O-3D evaluation ``handBoundingBox``), NaN if none.
+  annotation or RootNet box, HO-3D / H2O-3D evaluation ``handBoundingBox``), NaN if none;
+  ``roi_box_scale``: how much the evaluation crop enlarges it (1.25, ``process_bbox``; 1 for
+  RootNet's box, which InterHand2.6M's official code uses as it is).
 - ``object_name`` (YCB name such as ``"006_mustard_bottle"``) and ``object_mask_source``:
   ``"segmentation"`` (the dataset's mask), ``"box"`` (no mask file: the filled hull of the
   projected 3D box) or ``""`` (no object).
@@ -36,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from occrobnet_ros.crop_policy import DATASET_BOX_SCALE
 from occrobnet_ros.data.synthetic import Sample
 from occrobnet_ros.geometry import project
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
@@ -97,7 +105,9 @@ class Record(Sample):
     info: FrameInfo | None = None
     joint_valid: np.ndarray = field(default_factory=lambda: np.zeros(NUM_TWO_HAND_JOINTS, bool))
     hand_type: str = ""
+    hand_present: np.ndarray = field(default_factory=lambda: np.zeros(2, bool))
     roi_box: np.ndarray = field(default_factory=lambda: np.full(4, np.nan))
+    roi_box_scale: float = DATASET_BOX_SCALE  # 1: roi_box is already a crop (RootNet)
     object_name: str = ""
     object_mask_source: str = ""
     root_depth_estimate: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
@@ -113,7 +123,9 @@ def make_record(
     obj: ObjectAnnotation | None = None,
     object_mask: np.ndarray | None = None,
     hand_type: str | None = None,
+    hand_present: np.ndarray | None = None,
     roi_box: np.ndarray | None = None,
+    roi_box_scale: float = DATASET_BOX_SCALE,
     root_depth_estimate: np.ndarray | None = None,
 ) -> Record:
     """A ``Record`` from camera-frame joints [42, 3] (metres, our order) and their validity.
@@ -121,7 +133,7 @@ def make_record(
     A hand is valid when its wrist is annotated (InterHand2.6M's rule: a hand without its root
     has no root-relative pose); the joints of an invalid hand become NaN. 2D joints and box
     corners are projections with ``K``. Without ``object_mask``, an object's mask is the filled
-    hull of its projected 3D box.
+    hull of its projected 3D box. ``hand_present`` defaults to the valid hands.
     """
     height, width = image.shape[:2]
     joint_valid = np.asarray(joint_valid, bool).copy()
@@ -144,7 +156,11 @@ def make_record(
         info=info,
         joint_valid=joint_valid,
         hand_type=hand_type,
+        hand_present=(
+            hand_valid.copy() if hand_present is None else np.asarray(hand_present, bool)
+        ),
         roi_box=np.full(4, np.nan) if roi_box is None else np.asarray(roi_box, np.float64),
+        roi_box_scale=float(roi_box_scale),
         root_depth_estimate=(
             np.full(2, np.nan) if root_depth_estimate is None else np.asarray(root_depth_estimate)
         ),
@@ -190,6 +206,11 @@ def object_fields(
         "object_name": obj.name,
         "object_mask_source": source,
     }
+
+
+def presence_of(hand_type: str) -> np.ndarray:
+    """[right, left] presence of an InterHand2.6M ``hand_type``."""
+    return np.array([hand_type in ("right", "interacting"), hand_type in ("left", "interacting")])
 
 
 def hand_type_of(hand_valid: np.ndarray) -> str:

@@ -131,6 +131,9 @@ def hand_targets(sample: Sample, crop: Crop) -> dict[str, np.ndarray]:
         # visibility either), so its visibility is not supervised.
         "joint_visibility_known": joint_valid & (getattr(sample, "joint_valid", None) is None),
         "hand_valid": hand_valid,
+        # Presence is a hand in the image, annotated or not (Record.hand_present); the
+        # generator annotates every hand it draws.
+        "hand_present": np.asarray(getattr(sample, "hand_present", hand_valid), bool),
         "rel_root": rel_root,
     }
 

@@ -6,10 +6,11 @@ is the official order (``evaluation.txt`` / ``train.txt``, the InterHand2.6M ann
 file), goes through ``Estimator.predict_batch`` in batches: each frame on its own, with no
 tracking and no smoothing, so a rerun writes the same numbers.
 
-The crop is Keypoint Transformer's evaluation crop: the ROI crop (crop_policy.py) around the
-dataset's box, ``Record.roi_box`` (HO-3D's / H2O-3D's ``handBoundingBox``, InterHand2.6M's
-box or RootNet's), never around ground-truth joints. A frame without a box is letterboxed
-whole.
+The crop is Keypoint Transformer's evaluation crop: the dataset's box, ``Record.roi_box``
+(HO-3D's / H2O-3D's ``handBoundingBox``, InterHand2.6M's annotation box), squared and enlarged
+x1.25 as ``process_bbox`` does, or RootNet's box as it is (``Record.roi_box_scale`` 1: RootNet's
+output is already a crop); never around ground-truth joints. A frame without a box is
+letterboxed whole.
 
 Every hand slot and the object are decoded whatever their presence scores (thresholds 0): the
 benchmarks score each annotated hand, so no slot may be left empty. A hand or object the
@@ -176,7 +177,9 @@ def _predictions(
     for batch in loader:
         images, Ks, records = zip(*batch)
         boxes = [record.roi_box for record in records]
-        yield from zip(records, estimator.predict_batch(list(images), list(Ks), boxes))
+        scales = [record.roi_box_scale for record in records]
+        predictions = estimator.predict_batch(list(images), list(Ks), boxes, box_scales=scales)
+        yield from zip(records, predictions)
 
 
 def without_pixels(record: Record) -> Record:

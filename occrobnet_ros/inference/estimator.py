@@ -286,12 +286,15 @@ class Estimator:
         Ks: list[np.ndarray],
         boxes: list[np.ndarray | None] | None = None,
         distortions: list[geometry.LensDistortion | None] | None = None,
+        box_scales: list[float] | None = None,
     ) -> list[Prediction]:
         """Independent frames (no tracking, no smoothing): deterministic, for evaluation.
 
-        ``boxes``: per frame an optional ``[x0, y0, x1, y1]`` px region of interest (e.g. a
-        dataset's hand box, as Keypoint Transformer evaluates); the crop is the ROI crop
-        around it. Without one (None, or not finite) the whole frame is letterboxed.
+        ``boxes``: per frame an optional ``[x0, y0, x1, y1]`` px box (a dataset's hand box, as
+        Keypoint Transformer evaluates); the crop is that box squared and enlarged by its
+        ``box_scales`` entry (default ``crop_policy.DATASET_BOX_SCALE``; 1 for a box that is
+        already a crop, such as RootNet's). Without one (None, or not finite) the whole frame
+        is letterboxed.
         """
         if len(images) != len(Ks) or (boxes is not None and len(boxes) != len(images)):
             raise EstimatorError(f"{len(images)} images but {len(Ks)} intrinsics / boxes")
@@ -299,13 +302,18 @@ class Estimator:
             _check_image(rgb)
         Ks = [_check_intrinsics(K) for K in Ks]
         boxes = boxes if boxes is not None else [None] * len(images)
-        transforms = [self._crop_transform(rgb, box) for rgb, box in zip(images, boxes)]
+        scales = (
+            box_scales if box_scales is not None else [crop_policy.DATASET_BOX_SCALE] * len(images)
+        )
+        transforms = [
+            self._crop_transform(rgb, box, scale)
+            for rgb, box, scale in zip(images, boxes, scales, strict=True)
+        ]
         return self._predict_crops(images, Ks, transforms, distortions)
 
-    def _crop_transform(self, rgb: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+    def _crop_transform(self, rgb: np.ndarray, box: np.ndarray | None, scale: float) -> np.ndarray:
         if box is not None and np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]:
-            corners = np.asarray(box, np.float64).reshape(2, 2)
-            return crop_policy.roi_transform(corners, self.input_size)
+            return crop_policy.box_transform(box, self.input_size, scale)
         return crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
 
     def _predict_crops(self, images, Ks, transforms, distortions=None) -> list[Prediction]:

@@ -13,8 +13,9 @@ joints_2d               [B, 42, 2]    joint pixels in the input crop (right 0-20
                                       skeleton.py order)
 joints_3d               [B, 42, 3]    metres, each hand relative to its own wrist
 joint_valid             [B, 42]       annotated joints
-hand_valid              [B, 2]        hand present and annotated (right, left); supervises
-                                      hand_presence
+hand_valid              [B, 2]        hand present and annotated (right, left)
+hand_present            [B, 2]        OPTIONAL: hand in the image, annotated or not; supervises
+                                      hand_presence (default: hand_valid)
 joint_visible           [B, 42]       OPTIONAL (with ``config.visibility_head``): the joint is
                                       seen, not occluded
 joint_visibility_known  [B, 42]       OPTIONAL: where joint_visible is ground truth (the
@@ -230,8 +231,9 @@ def hand_pose_losses(
         losses["joint_2p5d"] = joint_2p5d_loss(layer, targets, config)
     both_hands = hand_valid.all(dim=1)
     losses["rel_root"] = _masked_l1(layer["rel_root"], targets["rel_root"], both_hands)
+    present = targets.get("hand_present", hand_valid)
     losses["hand_presence"] = F.binary_cross_entropy_with_logits(
-        layer["hand_presence"].float(), hand_valid.float()
+        layer["hand_presence"].float(), present.float()
     )
     if "joint_visibility" in layer:
         losses["joint_visibility"] = joint_visibility_loss(layer["joint_visibility"], targets)
