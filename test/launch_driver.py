@@ -8,6 +8,7 @@ LaunchService that shuts everything down on SIGINT. The exit code is LaunchServi
 """
 
 import os
+import signal
 import sys
 
 from ament_index_python.packages import get_package_share_directory
@@ -18,6 +19,9 @@ from launch import LaunchDescription, LaunchService
 
 
 def main(argv: list[str]) -> int:
+    # A shell starts background jobs with SIGINT ignored, and LaunchService only hears signals
+    # that have a Python handler: take Ctrl-C as ``ros2 launch`` in a terminal does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     path = os.path.join(get_package_share_directory("occrobnet_ros"), "launch", "pose.launch.py")
     arguments = [tuple(argument.split(":=", 1)) for argument in argv]
     service = LaunchService(argv=argv, noninteractive=True)
