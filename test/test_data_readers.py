@@ -353,7 +353,11 @@ def test_ho3d_opengl_to_opencv_order_and_projection(tmp_path):
 def test_ho3d_object_pose_symmetry_and_targets(tmp_path):
     write_ho3d(tmp_path)
     box = (30, 20, 60, 50)
-    write_seg(tmp_path / "train/ABF10/seg/0000.png", box, BLUE_BGR)
+    # Keypoint Transformer's rendered masks: object in the blue channel (its dataset_ho3d.py).
+    write_seg(tmp_path / "segr/train/ABF10/seg/0000.png", box, BLUE_BGR)
+    # The dataset's own seg/ folder has no documented colour coding (loaders disagree on
+    # which channel is the hand and which the object): it is not read.
+    write_seg(tmp_path / "train/ABF10/seg/0001.png", box, BLUE_BGR)
     dataset = ho3d.HO3D(tmp_path, "train")
     segmented, boxed = dataset[0], dataset[1]
     assert segmented.object_valid and segmented.object_name == "006_mustard_bottle"
@@ -391,6 +395,24 @@ def test_ho3d_evaluation_frames_root_box_and_order(tmp_path):
     points = record.crop_points(sample)
     assert np.allclose(points[:4], [[20, 15], [60, 15], [20, 50], [60, 50]])
     assert np.allclose(points[4:], sample.object_corners_2d)
+
+
+def test_ho3d_training_leaves_out_frames_whose_annotations_are_none(tmp_path):
+    """HO-3D's official scripts (vis_HO3D.py, eval.py) handle meta values that are None, e.g.
+    ``objRot``: such a frame says nothing of its hand or object, which are there all the same."""
+    frames = write_ho3d(tmp_path)
+    joints = frames["0001"]
+    meta = ho3d_meta(joints)
+    meta["objRot"] = None  # the object is not annotated in this frame
+    write_frame(tmp_path, "train", "ABF10", "0001", meta, joints[0])
+    everything = ho3d.HO3D(tmp_path, "train")
+    assert len(everything) == 2 and not everything[1].object_valid  # as read: "no object"
+    annotated = ho3d.HO3D(tmp_path, "train", skip_unannotated=True)
+    assert [info.frame_id for info in annotated.frames] == ["0000"]
+    # occrobnet train reads its frames this way.
+    assert record.open_dataset("ho3d", tmp_path, "train", skip_unannotated=True).frames == (
+        annotated.frames
+    )
 
 
 def test_ho3d_png_images_of_v2(tmp_path):

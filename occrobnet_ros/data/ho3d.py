@@ -7,8 +7,9 @@ Layout (the official release; docs/datasets.md)::
     <root>/<split>/<SEQ>/rgb/<frame>.jpg         (v3; v2: .png) 640x480
     <root>/<split>/<SEQ>/meta/<frame>.pkl        the annotation (a pickle, read with
                                                  safe_pickle.py)
-    <root>/<split>/<SEQ>/seg/<frame>.(png|jpg)   optional object segmentation, or
-    <root>/segr/<split>/<SEQ>/seg/<frame>.(jpg|png)   (Keypoint Transformer's rendered masks)
+    <root>/segr/<split>/<SEQ>/seg/<frame>.(jpg|png)   optional object masks (Keypoint
+                                                 Transformer's rendered masks; the dataset's
+                                                 own <split>/<SEQ>/seg/ is not read)
 
 A meta pickle holds (metres, **OpenGL** camera frame: x right, y up, z backwards):
 ``handJoints3D`` [21, 3] in HO-3D order (MANO's 16 joints, then the tips), ``camMat`` [3, 3],
@@ -20,14 +21,15 @@ values are ``None``.
 The reader converts to our conventions: OpenGL -> OpenCV by ``diag(1, -1, -1)`` (y and z
 negated, for points and for the object's rotation and translation), HO-3D -> our joint order
 (``skeleton.OURS_FROM_HO3D``), the hand in the right-hand slots 0-20. The object mask is the
-segmentation's blue channel above 200 (Keypoint Transformer's ``dataset_ho3d.py``), else the
-projected box hull (record.py).
+segmentation's blue channel above 200 (Keypoint Transformer's ``dataset_ho3d.py``, for its own
+``segr`` masks), else the projected box hull (record.py).
 """
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from occrobnet_ros.data import record as rec
 from occrobnet_ros.data.record import FrameInfo, ObjectAnnotation, Record
@@ -70,12 +72,19 @@ class HO3D:
     """
 
     dataset, title = "ho3d", "HO-3D"
-    mask_folders = ("seg",)  # inside <split>/<SEQ>/
+    # Mask folders inside <split>/<SEQ>/ whose colour coding is known. HO-3D's own seg/ is not
+    # among them: no official code or document defines which channel is the hand and which
+    # the object, and loaders disagree (docs/datasets.md); KT's segr/ (below) is known.
+    mask_folders: tuple[str, ...] = ()
     mask_channel = MASK_CHANNEL
     required_joints = slice(RIGHT * NUM_JOINTS, (RIGHT + 1) * NUM_JOINTS)  # for ground_truth
 
     def __init__(
-        self, root: str | Path, split: str = "train", segmentation_dir: str | Path | None = None
+        self,
+        root: str | Path,
+        split: str = "train",
+        segmentation_dir: str | Path | None = None,
+        skip_unannotated: bool = False,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"{self.title} split must be one of {SPLITS}, got {split!r}")
@@ -101,6 +110,12 @@ class HO3D:
             )
             for sequence, frame in names
         ]
+        if skip_unannotated:
+            self.frames = [
+                info
+                for index, info in enumerate(tqdm(self.frames, desc=f"{self.title} annotations"))
+                if self.annotated(index)
+            ]
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -121,6 +136,14 @@ class HO3D:
         if not isinstance(meta, dict):
             raise rec.DatasetFormatError(f"{path}: expected a dict, got {type(meta).__name__}")
         return meta
+
+    def annotated(self, index: int) -> bool:
+        """Whether frame ``index`` annotates its hand(s) and its object. Every HO-3D / H2O-3D
+        frame shows both, but some training frames hold ``None`` for them (the official
+        scripts test ``objRot is None``): as targets they would say "no hand, no object"."""
+        meta, source = self.meta(index), str(self.meta_path(index))
+        _, valid = self.hand_joints(meta, source)
+        return bool(valid.any()) and object_annotation(meta, source) is not None
 
     def record(self, index: int, load_image: bool = True) -> Record:
         """Frame ``index``; with ``load_image=False`` the image is empty (0 x 0) and so are the

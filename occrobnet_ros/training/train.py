@@ -327,10 +327,9 @@ def init_distributed(device: str) -> Distributed:
 
 @functools.cache
 def open_reader(dataset: str, root: str, split: str):
-    """The reader of ``split`` (opened once per process: InterHand2.6M parses big JSON files);
-    InterHand2.6M leaves out the annotations without a valid hand."""
-    options = {"skip_unannotated": True} if dataset == "interhand" else {}
-    return open_dataset(dataset, root, split, **options)
+    """The reader of ``split`` (opened once per process: InterHand2.6M parses big JSON files),
+    leaving out the frames without annotations: they would train "no hand here"."""
+    return open_dataset(dataset, root, split, skip_unannotated=True)
 
 
 def model_config(path: str, overrides: list[str] | None):
