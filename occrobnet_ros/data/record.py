@@ -281,18 +281,20 @@ def load_mask(path: Path, channel: int, height: int, width: int) -> np.ndarray:
 
 
 def load_json(path: Path) -> Any:
-    """The JSON document at ``path``; errors name the file (and the position of a syntax error)."""
+    """The JSON document at ``path``; errors name the file (and the position of a syntax error):
+    FileNotFoundError, or DatasetFormatError for what is not valid JSON."""
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
+        raise FileNotFoundError(f"file not found: {path}")
     try:
         with path.open("rb") as file:
             return json.load(file)
     except json.JSONDecodeError as error:
         raise DatasetFormatError(
-            f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from error
     except UnicodeDecodeError as error:
-        raise DatasetFormatError(f"{path}: not UTF-8 JSON ({error})") from error
+        raise DatasetFormatError(f"{path}: not valid JSON: not UTF-8 ({error})") from error
 
 
 def require_paths(dataset: str, root: Path, expected: dict[str, Path]) -> None:

@@ -31,6 +31,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from occrobnet_ros import metrics
+from occrobnet_ros.data.record import DatasetFormatError
+from occrobnet_ros.data.record import load_json as read_json
 from occrobnet_ros.skeleton import NUM_JOINTS, OURS_FROM_HO3D, OURS_FROM_INTERHAND, two_hand_map
 
 EXIT_BAD_INPUT = 2
@@ -301,14 +303,16 @@ def _two_hands(joints: np.ndarray) -> np.ndarray:
 
 
 def load_json(path: Path) -> Any:
-    """The parsed JSON file; any problem becomes an :class:`InputError` naming the file."""
+    """The parsed JSON file (data/record.py reads it); any problem becomes an
+    :class:`InputError` naming the file, for a one-line CLI error."""
     try:
-        with open(path) as file:
-            return json.load(file)
+        return read_json(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: cannot read the file (no such file)") from None
     except OSError as error:
         raise InputError(f"{path}: cannot read the file ({error.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
+    except DatasetFormatError as error:
+        raise InputError(str(error)) from None
 
 
 def _array(
