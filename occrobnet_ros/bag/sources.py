@@ -13,7 +13,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, generate_sample
+from occrobnet_ros.data.sample import Sample
+from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample
 from occrobnet_ros.geometry import palm_orientation
 from occrobnet_ros.prediction import (
     VISIBILITY_UNKNOWN,

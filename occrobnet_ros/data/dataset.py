@@ -31,7 +31,8 @@ import torch
 from torch.utils.data import Dataset
 
 from occrobnet_ros.data.augment import AugmentConfig, augment
-from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, generate_sample
+from occrobnet_ros.data.sample import Sample
+from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample
 from occrobnet_ros.data.targets import make_example
 
 Example = tuple[torch.Tensor, dict[str, torch.Tensor]]

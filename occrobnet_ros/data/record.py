@@ -1,6 +1,6 @@
 """The per-frame record that every dataset reader returns, and what the readers share.
 
-A ``Record`` is a ``synthetic.Sample`` (same fields, same conventions: metres, camera optical
+A ``Record`` is a ``sample.Sample`` (same fields, same conventions: metres, camera optical
 frame, our joint order, right hand 0-20 then left hand 21-41), so ``data/targets.py`` and
 ``data/augment.py`` take a frame of InterHand2.6M, HO-3D or H2O-3D exactly as they take a
 synthetic one. It adds what a real dataset has and the generator does not:
@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from occrobnet_ros.crop_policy import DATASET_BOX_SCALE
-from occrobnet_ros.data.synthetic import Sample
+from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.geometry import project
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data.synthetic import Sample
+from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
 
 BORDER_VALUE = 0  # what the crop shows outside the image (the estimator letterboxes with it)
