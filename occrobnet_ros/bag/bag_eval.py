@@ -29,7 +29,6 @@ from tqdm import tqdm
 from occrobnet_ros.bag import report as reports
 from occrobnet_ros.bag.convert import CAMERA_INFO_TOPIC, GROUND_TRUTH_TOPIC, IMAGE_TOPIC
 from occrobnet_ros.bag.io import BagError, BagReader, BagWriter
-from occrobnet_ros.bag.poses import msg_to_prediction
 from occrobnet_ros.bag.replay import (
     Timing,
     Topics,
@@ -39,7 +38,7 @@ from occrobnet_ros.bag.replay import (
     resolve_topics,
 )
 from occrobnet_ros.prediction import Prediction
-from occrobnet_ros.ros.messages import prediction_to_msg
+from occrobnet_ros.ros.messages import msg_to_prediction, prediction_to_msg
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1

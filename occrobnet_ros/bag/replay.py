@@ -20,7 +20,6 @@ import numpy as np
 from std_msgs.msg import Header
 
 from occrobnet_ros.bag.io import BagError, BagReader, normalise_topic
-from occrobnet_ros.bag.poses import msg_to_prediction
 from occrobnet_ros.prediction import Prediction
 from occrobnet_ros.ros.camera_info import CameraInfoError, intrinsics_from_camera_info
 from occrobnet_ros.ros.image_conversion import (
@@ -28,6 +27,7 @@ from occrobnet_ros.ros.image_conversion import (
     compressed_to_rgb,
     image_to_rgb,
 )
+from occrobnet_ros.ros.messages import msg_to_prediction
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"

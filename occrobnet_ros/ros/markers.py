@@ -105,13 +105,18 @@ def draw_prediction(
     thickness = max(1, round(max(canvas.shape[:2]) / 320))
     for side, hand in (("right_hand", prediction.right_hand), ("left_hand", prediction.left_hand)):
         if hand.detected:
-            segments = np.asarray(hand.keypoints_2d)[np.array(BONES)]  # [20, 2, 2]
-            _polylines(canvas, segments, COLORS[side], thickness)
+            draw_skeleton(canvas, hand.keypoints_2d, COLORS[side], thickness)
     obj = prediction.object
     if obj.detected and np.all(obj.corners[:, 2] > 0.0):  # a box behind the camera has no image
         corners = project(obj.corners, K) if lens is None else lens.project(obj.corners, K)
         _polylines(canvas, corners[BOX_EDGES], COLORS["object"], thickness)
     return canvas
+
+
+def draw_skeleton(canvas: np.ndarray, keypoints_2d: np.ndarray, color, thickness: int) -> None:
+    """A hand's bones between its 21 pixel positions, on ``canvas`` (RGB, in place);
+    ``color`` is (r, g, b[, a]) in [0, 1], as the markers'."""
+    _polylines(canvas, np.asarray(keypoints_2d)[np.array(BONES)], color, thickness)
 
 
 def _polylines(canvas: np.ndarray, segments: np.ndarray, color, thickness: int) -> None:

@@ -1,4 +1,4 @@
-"""Prediction -> occrobnet_ros/HandObjectPose, without a node.
+"""Prediction <-> occrobnet_ros/HandObjectPose, without a node.
 
 Every frame gets a message; a hand or object that was not found is all defaults
 (``detected = false``, zero arrays), as HandPose.msg and ObjectPose.msg promise.
@@ -12,6 +12,9 @@ in rclpy's generated Python classes are slow:
   Setting the fields of existing ``Point`` objects is also ~3x faster than making new ones.
 - scipy's ``Rotation.from_matrix`` costs ~0.1 ms per call; :func:`quaternion` does the same
   conversion for one matrix in plain Python.
+
+:func:`msg_to_prediction` reads a message back (the bag tools score recorded outputs and
+ground truth as Predictions, the demo its answers).
 """
 
 import math
@@ -20,6 +23,7 @@ import numpy as np
 from geometry_msgs.msg import Point, Pose
 from std_msgs.msg import Header
 
+from occrobnet_ros.geometry import quaternion_to_matrix
 from occrobnet_ros.msg import HandObjectPose, HandPose, ObjectPose
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import WRIST
@@ -124,3 +128,59 @@ def set_pose(pose: Pose, position: np.ndarray, rotation: np.ndarray) -> None:
     ).tolist()
     q = pose.orientation
     q.x, q.y, q.z, q.w = quaternion(rotation)
+
+
+# --- HandObjectPose -> Prediction ------------------------------------------------------------
+
+
+def msg_to_prediction(msg: HandObjectPose) -> Prediction:
+    """The Prediction a HandObjectPose carries; undetected parts keep their defaults."""
+    return Prediction(
+        right_hand=msg_to_hand(msg.right_hand),
+        left_hand=msg_to_hand(msg.left_hand),
+        object=msg_to_object(msg.object),
+        inference_time=float(msg.inference_time),
+    )
+
+
+def msg_to_hand(msg: HandPose) -> HandEstimate:
+    if not msg.detected:
+        return HandEstimate()
+    orientation = msg.wrist_pose.orientation
+    return HandEstimate(
+        detected=True,
+        confidence=float(msg.confidence),
+        joints=point_array(msg.joints),
+        keypoints_2d=point_array(msg.keypoints_2d)[:, :2],
+        joint_confidence=np.asarray(msg.joint_confidence, dtype=np.float64),
+        wrist_rotation=_rotation(orientation),
+        joint_visibility=np.asarray(msg.joint_visibility, dtype=np.float64),
+        handedness=float(msg.handedness),
+        track_id=int(msg.track_id),
+    )
+
+
+def msg_to_object(msg: ObjectPose) -> ObjectEstimate:
+    if not msg.detected:
+        return ObjectEstimate()
+    size = msg.box_size
+    return ObjectEstimate(
+        detected=True,
+        confidence=float(msg.confidence),
+        rotation=_rotation(msg.pose.orientation),
+        translation=point_array([msg.pose.position])[0],
+        box_size=np.array([size.x, size.y, size.z], dtype=np.float64),
+        track_id=int(msg.track_id),
+    )
+
+
+def point_array(points) -> np.ndarray:
+    """geometry_msgs/Point list -> ``[N, 3]`` float64."""
+    return np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64).reshape(-1, 3)
+
+
+def _rotation(q) -> np.ndarray:
+    quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+    if not np.linalg.norm(quaternion) > 0:
+        return np.eye(3)  # an unset orientation (all zero) means "no rotation given"
+    return quaternion_to_matrix(quaternion)

@@ -23,6 +23,8 @@ from occrobnet_ros.ros.child_node import node_command, stop_process_group
 
 DEMO_NAMESPACE = "/occrobnet_demo"
 FRAME_ID = "camera_color_optical_frame"
+# Annotated images: ground truth green, the estimate red (right hand) and blue (left); RGB 0-1.
+TRUTH_COLOR, RIGHT_COLOR, LEFT_COLOR = (0.0, 0.8, 0.0), (0.9, 0.16, 0.16), (0.16, 0.31, 0.9)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,9 +171,10 @@ def _report_line(elapsed, sent, received) -> None:
 
 def _pose_arrays(msg):
     """(joints [42,3] m, detected [2]) in the two-hand tensor order (right, left)."""
-    hands = (msg.right_hand, msg.left_hand)
-    joints = np.array([[[p.x, p.y, p.z] for p in hand.joints] for hand in hands]).reshape(42, 3)
-    return joints, np.array([hand.detected for hand in hands])
+    from occrobnet_ros.ros.messages import msg_to_prediction
+
+    hands = msg_to_prediction(msg).hands
+    return np.concatenate([hand.joints for hand in hands]), np.array([h.detected for h in hands])
 
 
 def _summarise(received, sent_index, samples) -> None:
@@ -250,25 +253,17 @@ def _write_images(args, received, sent_index, samples) -> None:
 
 
 def _annotate(sample, msg) -> np.ndarray:
-    from occrobnet_ros.skeleton import BONES
+    """The frame with the true hands in green and the answered ones in red (right) and blue
+    (left)."""
+    from occrobnet_ros.ros.markers import draw_skeleton
+    from occrobnet_ros.ros.messages import msg_to_prediction
 
     canvas = sample.image.copy()
     for hand in range(2):
-        gt = sample.joints_2d[21 * hand : 21 * hand + 21]
         if sample.hand_valid[hand]:
-            _draw_skeleton(canvas, gt, (0, 200, 0), BONES)
-    for hand_msg, colour in ((msg.right_hand, (230, 40, 40)), (msg.left_hand, (40, 80, 230))):
-        if hand_msg.detected:
-            uv = np.array([[p.x, p.y] for p in hand_msg.keypoints_2d])
-            _draw_skeleton(canvas, uv, colour, BONES)
+            draw_skeleton(canvas, sample.joints_2d[21 * hand : 21 * hand + 21], TRUTH_COLOR, 2)
+    estimate = msg_to_prediction(msg)
+    for hand, colour in ((estimate.right_hand, RIGHT_COLOR), (estimate.left_hand, LEFT_COLOR)):
+        if hand.detected:
+            draw_skeleton(canvas, hand.keypoints_2d, colour, 2)
     return canvas
-
-
-def _draw_skeleton(canvas, uv, colour, bones) -> None:
-    if not np.isfinite(uv).all():
-        return
-    points = np.round(uv).astype(int)
-    for parent, child in bones:
-        cv2.line(canvas, tuple(points[parent]), tuple(points[child]), colour, 2, cv2.LINE_AA)
-    for point in points:
-        cv2.circle(canvas, tuple(point), 3, colour, -1, cv2.LINE_AA)
