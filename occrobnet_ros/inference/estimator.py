@@ -80,9 +80,9 @@ HOST_OUTPUTS = (
 # Where a joint's heatmap peak reaches this, its 2D position is the peak, else the 2D head's:
 # confident peaks are the more precise 2D joints (MODEL_CARD.md, "Decoding choices").
 PEAK_CONFIDENCE = 0.1
-# Tokens within this many crop px of a hand's joints vote on its handedness: twice the radius
-# within which training labels a token as a joint (config.identity_radius, 6 px at 256 px).
-TOKEN_RADIUS = 12.0
+# Tokens within this many times config.identity_radius (the radius within which training labels
+# a token as a joint) of a hand's joints vote on its handedness.
+TOKEN_RADIUS_FACTOR = 2.0
 # A frame whose pixels all lie within this many levels of each other in every channel (a lens
 # cap, a dark or saturated frame) shows no hand and no object: nothing is reported, whatever
 # the network says (a trained network has called a black frame an object: MODEL_CARD.md).
@@ -335,7 +335,7 @@ class Estimator:
         outputs = self._forward(batch, crop_Ks)
         inferred = time.perf_counter()
         thresholds = self.hand_threshold, self.object_threshold
-        radius = 2.0 * self.config.identity_radius
+        radius = TOKEN_RADIUS_FACTOR * self.config.identity_radius
         predictions = [
             Prediction() if _is_flat(rgb) else _decode(outputs, i, A, K, lens, *thresholds, radius)
             for i, (rgb, A, K, lens) in enumerate(zip(images, transforms, Ks, distortions))
@@ -543,8 +543,10 @@ def _sigmoid(x):
 
 
 def _decode(
-    outputs, i, transform, K, lens, hand_threshold, object_threshold, token_radius=TOKEN_RADIUS
+    outputs, i, transform, K, lens, hand_threshold, object_threshold, token_radius=12.0
 ) -> Prediction:
+    """The Prediction of batch item ``i``; ``token_radius`` (crop px) is the estimator's
+    TOKEN_RADIUS_FACTOR x identity radius (12 px for a 256-px input)."""
     to_image = geometry.invert_affine(transform)
     prediction = Prediction()
     hand_probability = _sigmoid(outputs["hand_presence"][i])

@@ -66,8 +66,11 @@ class PipelineStats:
         self._inference: deque[float] = deque(maxlen=WINDOW)
         self._last_error = ""
         self._unanswered_since: float | None = None
+        # The drops and rejections at the last output, for the watchdog's "since then"; copied
+        # only when some were counted since the last copy (not on every published frame).
         self._drops_at_output: Counter[str] = Counter()
         self._rejected_at_output: Counter[str] = Counter()
+        self._counted_since_copy = False
 
     def count_input(self) -> None:
         with self._lock:
@@ -83,17 +86,21 @@ class PipelineStats:
 
     def _mark_answered(self) -> None:
         self._unanswered_since = None
-        self._drops_at_output = self._drops.copy()
-        self._rejected_at_output = self._rejected.copy()
+        if self._counted_since_copy:
+            self._drops_at_output = self._drops.copy()
+            self._rejected_at_output = self._rejected.copy()
+            self._counted_since_copy = False
 
     def count_drop(self, reason: str, count: int = 1) -> None:
         if count > 0:
             with self._lock:
                 self._drops[reason] += count
+                self._counted_since_copy = True
 
     def count_rejected(self, reason: str) -> None:
         with self._lock:
             self._rejected[reason] += 1
+            self._counted_since_copy = True
 
     def count_error(self, message: str) -> None:
         with self._lock:

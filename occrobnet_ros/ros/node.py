@@ -123,6 +123,7 @@ class PoseNode(LifecycleNode):
         self._reset_estimator = threading.Event()
         self._last_stamp_ns = -1
         self._intrinsics = _Intrinsics()
+        self._expanded_prefix: tuple[str | None, str] = (None, "")  # tf_prefix -> its expansion
         self._applied: Settings | None = None  # the settings the estimator runs with
         self._settings: Settings = declare_parameters(self)
         # Registered after declaring, so a bad value in a params file is reported by configure
@@ -389,13 +390,20 @@ class PoseNode(LifecycleNode):
         io, header = self._io, frame.image.header
         io.pose.publish(io.pose_writer.write(prediction, header, *self._model))
         if settings.publish_tf:
-            prefix = expand_prefix(settings.tf_prefix, self.get_fully_qualified_name())
+            prefix = self._tf_prefix(settings.tf_prefix)
             io.tf.send(io.tf_writer.write(prediction, header, prefix, settings.publish_joint_tf))
         if settings.publish_markers and io.markers.get_subscription_count():
             io.markers.publish(io.markers_writer.write(prediction, header))
         if settings.publish_debug_image and io.debug_image.get_subscription_count():
             drawn = draw_prediction(rgb, prediction, K, lens)
             io.debug_image.publish(rgb_to_image_msg(drawn, header))
+
+    def _tf_prefix(self, configured: str) -> str:
+        """The TF prefix with ``~/`` expanded, recomputed only when the parameter changes."""
+        if self._expanded_prefix[0] != configured:
+            name = self.get_fully_qualified_name()
+            self._expanded_prefix = (configured, expand_prefix(configured, name))
+        return self._expanded_prefix[1]
 
     def _reject(self, reason: str, detail: str) -> None:
         self._stats.count_rejected(reason)
@@ -410,8 +418,9 @@ class PoseNode(LifecycleNode):
         node is not active the request is kept for activation and the reply says so."""
         self._enabled = bool(request.data)
         if not self._enabled:
-            self._discard_pending()
-        self._stats.restart_watchdog()
+            self._discard_pending()  # which restarts the watchdog too
+        else:
+            self._stats.restart_watchdog()  # frames counted while paused were not unanswered
         active = self._lifecycle == "active"
         response.success = active or not self._enabled
         if not self._enabled:
