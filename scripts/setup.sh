@@ -84,11 +84,14 @@ mkdir -p "$LOGS"
 base_paths=(.)
 if [[ ! -d "$VENV/share/tf2_msgs" ]]; then base_paths+=(compat/tf2_msgs); fi
 # The test lane with the real launch_ros (test/real_ros_python.py) needs its
-# composition_interfaces messages: build them from the upstream package in ../shared/ros-python
-# where that folder exists (elsewhere those tests skip and say why).
-ROS_PYTHON="${OCCROBNET_ROS_PYTHON:-$ROOT/../shared/ros-python}"
-if [[ ! -d "$VENV/share/composition_interfaces" && -d "$ROS_PYTHON/composition_interfaces_jazzy" ]]
-then
+# composition_interfaces messages: build them from the upstream package in the ros-python
+# sources (scripts/ros_python.sh says where it looks; without them those tests skip).
+# shellcheck source=scripts/ros_python.sh
+source "$ROOT/scripts/ros_python.sh"
+ros_python_sources "$ROOT"
+ROS_PYTHON="${OCCROBNET_ROS_PYTHON:-}"
+if [[ ! -d "$VENV/share/composition_interfaces" && -n "$ROS_PYTHON" \
+      && -d "$ROS_PYTHON/composition_interfaces_jazzy" ]]; then
   base_paths+=("$ROS_PYTHON/composition_interfaces_jazzy")
 fi
 log "colcon build (${base_paths[*]})"

@@ -5,6 +5,15 @@
 # OCCROBNET_JAZZY_LANE=0 skips the Jazzy lane (a quicker local run; CI runs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/ros_python.sh
+source scripts/ros_python.sh
+ros_python_sources "$PWD"
+if [[ -n "${OCCROBNET_ROS_PYTHON:-}" ]]; then
+  echo "[test] real launch, launch_ros, message_filters sources: $OCCROBNET_ROS_PYTHON"
+else
+  echo "[test] no real launch / message_filters sources found (set OCCROBNET_ROS_PYTHON):" \
+    "the tests that need them skip"
+fi
 echo "[test] ruff (99 columns, like ament_flake8)"
 ruff check .
 echo "[test] pytest, Kilted lane"
