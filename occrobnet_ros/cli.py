@@ -12,6 +12,10 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
+    "predict": (
+        "occrobnet_ros.tools.predict",
+        "Run the model on image files; JSON and annotated images.",
+    ),
     "evaluate": (
         "occrobnet_ros.evaluation.evaluate",
         "Score prediction files, or run a checkpoint on a dataset split and write them.",

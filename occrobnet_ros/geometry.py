@@ -100,6 +100,49 @@ class LensDistortion:
         return out.reshape(*points.shape[:-1], 2)
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """A camera calibration file: ``K``, the lens and the image size they belong to."""
+
+    K: np.ndarray
+    distortion: LensDistortion | None
+    width: int
+    height: int
+
+    def check_size(self, width: int, height: int) -> None:
+        if (width, height) != (self.width, self.height):
+            raise ValueError(
+                f"the image is {width}x{height} but the calibration is for "
+                f"{self.width}x{self.height}"
+            )
+
+
+def load_calibration(path) -> Calibration:
+    """A ROS camera calibration YAML (``camera_calibration`` / ``camera_info_manager``:
+    ``image_width``, ``image_height``, ``camera_matrix``, ``distortion_model``,
+    ``distortion_coefficients``); ValueError on anything missing or malformed."""
+    import yaml  # a ROS dependency; only this loader needs it here
+
+    with open(path) as file:
+        data = yaml.safe_load(file)
+    if not isinstance(data, dict):
+        raise ValueError("not a camera calibration file (expected a YAML mapping)")
+    try:
+        K = np.asarray(data["camera_matrix"]["data"], dtype=np.float64).reshape(3, 3)
+        width, height = int(data["image_width"]), int(data["image_height"])
+        coefficients = tuple(
+            float(c) for c in (data.get("distortion_coefficients") or {}).get("data") or ()
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not a camera calibration file: {error!r}") from error
+    if not (np.isfinite(K).all() and K[0, 0] > 0 and K[1, 1] > 0 and width > 0 and height > 0):
+        raise ValueError(f"invalid intrinsics or size in the calibration: K={K.tolist()}")
+    lens = None
+    if any(coefficients):
+        lens = LensDistortion(str(data.get("distortion_model", "plumb_bob")), coefficients)
+    return Calibration(K, lens, width, height)
+
+
 def backproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Camera-frame points ``[..., 3]`` at pixels ``uv [..., 2]`` and depths ``z [...]``.
 
