@@ -179,6 +179,49 @@ def test_a_bad_set_exits_with_the_reason(tmp_path, model_yaml, sets, message):
     assert not (tmp_path / "log.csv").exists()
 
 
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_backbone_weights_initialise_the_resnet_body(tmp_path, model_yaml, suffix):
+    """torchvision-layout ImageNet weights (a generated file: none can be downloaded here) are
+    what the body starts from; the run freezes it, so the checkpoint must hold them."""
+    from safetensors.torch import save_file
+
+    from occrobnet_ros.model import OccRobNetConfig, build_model
+
+    body = build_model(OccRobNetConfig.from_yaml(model_yaml)).backbone.body.state_dict()
+    imagenet = {key: torch.randn_like(value.float()) for key, value in body.items()}
+    imagenet.update({"fc.weight": torch.zeros(1000, 8), "fc.bias": torch.zeros(1000)})
+    path = tmp_path / f"resnet{suffix}"
+    if suffix == ".pth":
+        torch.save(imagenet, path)
+    else:
+        save_file(imagenet, str(path))
+    out = tmp_path / "run"
+    train(
+        out,
+        "--model",
+        str(model_yaml),
+        "--backbone-weights",
+        str(path),
+        "--train-only",
+        "pose_heads",
+    )
+    trained, _ = load_model(out / "checkpoint.safetensors")
+    for key in ("conv1.weight", "layer4.1.conv2.weight"):
+        assert torch.equal(
+            trained.backbone.body.state_dict()[key], imagenet[key].to(torch.float32)
+        )
+
+
+def test_backbone_weights_that_are_not_weights_stop_with_why(tmp_path, model_yaml):
+    pickled_code = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(1), "hook": print}, pickled_code)
+    not_weights = tmp_path / "resnet.safetensors"
+    not_weights.write_text("hello")
+    for path, message in ((pickled_code, "weights-only"), (not_weights, "resnet.safetensors")):
+        with pytest.raises(Exception, match=message):
+            train(tmp_path / "run", "--model", str(model_yaml), "--backbone-weights", str(path))
+
+
 def test_set_needs_a_model(tmp_path, uninterrupted):
     init = str(uninterrupted / "checkpoint.safetensors")
     with pytest.raises(SystemExit, match="give --model"):

@@ -45,6 +45,8 @@ def roots(tmp_path_factory):
 
 
 def train_arguments(dataset, root, out, *extra, steps=4):
+    """Tiny-run arguments; ``steps=None`` leaves the schedule's length to ``extra``."""
+    length = [] if steps is None else ["--steps", str(steps)]
     return [
         "--dataset",
         dataset,
@@ -52,8 +54,7 @@ def train_arguments(dataset, root, out, *extra, steps=4):
         str(root),
         "--out",
         str(out),
-        "--steps",
-        str(steps),
+        *length,
         "--batch-size",
         "2",
         "--workers",
@@ -120,6 +121,29 @@ def test_resume_on_a_dataset_continues_with_the_same_losses(tmp_path, roots, mod
         assert float(got["total"]) == pytest.approx(float(want["total"]), rel=1e-5)
 
 
+@pytest.mark.parametrize("epochs, frames_seen", [(1, 1), (3, 3)])
+def test_epochs_set_the_schedule_from_the_split_size(
+    tmp_path, roots, model_yaml, epochs, frames_seen
+):
+    """--epochs E: ceil(E x frames / batch) steps, whatever the split's size."""
+    frames = len(open_dataset("ho3d", roots["ho3d"], "train", skip_unannotated=True))
+    arguments = train_arguments(
+        "ho3d", roots["ho3d"], tmp_path, "--model", model_yaml, "--epochs", epochs, steps=None
+    )
+    assert train(*arguments) == 0
+    steps = [int(row["step"]) for row in read_csv(tmp_path / "log.csv")]
+    assert steps[-1] == math.ceil(epochs * frames / 2)  # --batch-size 2
+    assert json.loads((tmp_path / "config.json").read_text())["steps"] == steps[-1]
+
+
+def test_epochs_are_refused_where_they_mean_nothing(tmp_path, roots, model_yaml, capsys):
+    synthetic = ["--model", model_yaml, "--dataset", "synthetic", "--out", tmp_path]
+    assert train(*synthetic, "--epochs", 2) == 2
+    assert "synthetic frames are unlimited" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: --steps and --epochs are one choice
+        train(*synthetic, "--epochs", 2, "--steps", 5)
+
+
 def test_a_missing_or_foreign_data_root_exits_2_naming_the_path(tmp_path, roots, capsys):
     assert train("--model", "unused.yaml", "--dataset", "ho3d", "--out", tmp_path) == 2
     assert "--data-root" in capsys.readouterr().err
@@ -166,8 +190,10 @@ def test_val_sequences_are_held_out_of_training_and_validated_on(tmp_path, model
     trained = build_dataset(argparse.Namespace(**saved), SIZE, count=8, start=0)
     visited = {trained.reader.frames[trained.frame(i)].sequence for i in range(8)}
     assert visited == {"ABF10"}  # 4 epochs of the training part: never a held-out frame
-    for wrong, words in ((["NOPE"], "no sequence NOPE (its sequences: ABF10, MC1)"),
-                         (["ABF10", "MC1"], "every HO-3D sequence")):
+    for wrong, words in (
+        (["NOPE"], "no sequence NOPE (its sequences: ABF10, MC1)"),
+        (["ABF10", "MC1"], "every HO-3D sequence"),
+    ):
         assert train(*arguments, "--val-sequences", *wrong) == 2
         assert words in capsys.readouterr().err
 

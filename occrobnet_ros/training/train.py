@@ -140,7 +140,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "pose_heads.joint_visibility); the rest runs frozen, as at inference",
     )
     parser.add_argument(
+        "--backbone-weights",
+        metavar="FILE",
+        help="initialise the ResNet body from torchvision-layout ImageNet weights "
+        "(safetensors, or a state dict .pth read weights-only); README, 'ImageNet weights'",
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
         "--steps", type=int, help="length of the schedule (default 10000; --resume: the run's)"
+    )
+    length.add_argument(
+        "--epochs",
+        type=float,
+        help="length of the schedule in passes over the training frames (a dataset, not "
+        "synthetic): steps = ceil(epochs x frames / (batch size x processes))",
     )
     parser.add_argument("--stop-at", type=int, help="save and stop after this step")
     parser.add_argument(
@@ -207,6 +220,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume:
+        if args.epochs is not None or args.backbone_weights:
+            raise SystemExit(
+                "occrobnet train: a resumed run keeps its schedule and weights (--epochs and "
+                "--backbone-weights start a new run; --steps lengthens this one)"
+            )
         args = resumed_arguments(args)
     elif not (args.model or args.init):
         raise SystemExit("occrobnet train: give --model, --init or --resume")
@@ -216,13 +234,16 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("occrobnet train: --set overrides --model's config: give --model")
     elif args.set:
         model_config(args.model, args.set)  # a bad override exits here, before any work
-    args.steps = args.steps or DEFAULT_STEPS
     if args.batch_reuse < 1:
         raise SystemExit("occrobnet train: --batch-reuse must be 1 or more")
-    problem = dataset_problem(args)
+    problem = dataset_problem(args) or schedule_problem(args)
     if problem:
         print(f"occrobnet train: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.epochs and not args.resume:
+        args.steps = steps_for_epochs(args)
+        print(f"--epochs {args.epochs:g}: {args.steps} steps")
+    args.steps = args.steps or DEFAULT_STEPS
     if args.threads:
         torch.set_num_threads(args.threads)
     Trainer(args).train()
@@ -251,6 +272,8 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "compile": None,
         "schedule_minutes": None,
         "set": None,
+        "epochs": None,
+        "backbone_weights": None,
         **saved,
     }
     merged.update({key: getattr(args, key) for key in keep})
@@ -330,6 +353,32 @@ def open_reader(dataset: str, root: str, split: str):
     """The reader of ``split`` (opened once per process: InterHand2.6M parses big JSON files),
     leaving out the frames without annotations: they would train "no hand here"."""
     return open_dataset(dataset, root, split, skip_unannotated=True)
+
+
+def schedule_problem(args: argparse.Namespace) -> str | None:
+    """Why --epochs or --backbone-weights cannot apply to this run, or None."""
+    if args.resume:
+        return None  # checked before the run's arguments were read back
+    epochs, weights = args.epochs, args.backbone_weights
+    if epochs is not None and args.dataset == "synthetic":
+        return "--epochs needs a dataset: synthetic frames are unlimited, give --steps"
+    if epochs is not None and epochs <= 0:
+        return f"--epochs must be positive, got {epochs:g}"
+    if weights and not args.model:
+        return "--backbone-weights initialises the body of --model's network: give --model"
+    if weights and not Path(weights).is_file():
+        return f"--backbone-weights {weights}: no such file"
+    return None
+
+
+def steps_for_epochs(args: argparse.Namespace) -> int:
+    """The optimizer steps of ``--epochs`` passes over the training frames, all processes
+    together (each step takes ``--batch-size`` frames per process)."""
+    reader = open_reader(args.dataset, args.data_root, args.split)
+    if args.val_sequences:
+        reader, _ = split_sequences(reader, args.val_sequences)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return max(1, math.ceil(args.epochs * len(reader) / (args.batch_size * world)))
 
 
 def model_config(path: str, overrides: list[str] | None):
@@ -544,7 +593,12 @@ class Trainer:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from occrobnet_ros.model import build_model, load_model
-        from occrobnet_ros.model.checkpoint import NEW_HEADS, load_state_strict, read_safetensors
+        from occrobnet_ros.model.checkpoint import (
+            NEW_HEADS,
+            load_imagenet_backbone,
+            load_state_strict,
+            read_safetensors,
+        )
 
         self.args = args
         self.dist = init_distributed(args.device)
@@ -563,6 +617,10 @@ class Trainer:
             if args.init:  # the weights of --init under the config of --model (same shapes)
                 tensors = read_safetensors(args.init)[1]
                 load_state_strict(self.model, tensors, args.init, NEW_HEADS)
+            if args.backbone_weights:
+                ignored = load_imagenet_backbone(self.model, args.backbone_weights)
+                if self.dist.is_main:
+                    print(f"backbone from {args.backbone_weights} (ignored: {ignored or 'none'})")
         self.model.to(self.device).train()
         if args.train_only:
             freeze_except(self.model, args.train_only)
