@@ -143,6 +143,12 @@ def load_calibration(path) -> Calibration:
     return Calibration(K, lens, width, height)
 
 
+def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> np.ndarray:
+    """K of a pinhole camera with this horizontal field of view, square pixels, centred."""
+    focal = (width / 2.0) / np.tan(np.radians(fov_deg) / 2.0)
+    return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0, 0, 1]])
+
+
 def backproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Camera-frame points ``[..., 3]`` at pixels ``uv [..., 2]`` and depths ``z [...]``.
 

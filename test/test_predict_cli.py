@@ -8,7 +8,8 @@ import pytest
 
 from occrobnet_ros.cli import main
 from occrobnet_ros.data.synthetic import generate_sample
-from occrobnet_ros.tools.predict import DEFAULT_FOV_DEG, intrinsics_from_fov
+from occrobnet_ros.geometry import intrinsics_from_fov
+from occrobnet_ros.tools.predict import DEFAULT_FOV_DEG
 
 CALIBRATION = """\
 image_width: {width}

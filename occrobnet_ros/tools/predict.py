@@ -24,7 +24,6 @@ predicted, and the command exits with 1.
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -114,7 +113,7 @@ def _predict_file(estimator, name: str, args, calibration: geometry.Calibration 
         calibration.check_size(width, height)
         K, lens = calibration.K, calibration.distortion
     else:
-        K, lens = intrinsics_from_fov(width, height, args.fov or DEFAULT_FOV_DEG), None
+        K, lens = geometry.intrinsics_from_fov(width, height, args.fov or DEFAULT_FOV_DEG), None
     prediction = estimator.predict_batch([rgb], [K], distortions=[lens])[0]
     if args.draw:
         _write_drawing(args.draw, Path(name), rgb, prediction, K, lens)
@@ -134,12 +133,6 @@ def read_rgb(path: Path) -> np.ndarray:
     if bgr is None:
         raise ValueError(f"not an image OpenCV can read: {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> np.ndarray:
-    """K of a pinhole camera with this horizontal field of view, square pixels, centred."""
-    focal = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0, 0, 1]])
 
 
 def prediction_to_json(prediction: Prediction) -> dict:

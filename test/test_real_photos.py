@@ -1,0 +1,77 @@
+"""The real-photo check's scoring (tools/real_photos.py): PCK, the scale-aligned 3D error and
+how a reference hand is matched to ours."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from occrobnet_ros.prediction import HandEstimate, Prediction
+from occrobnet_ros.tools.real_photos import (
+    default_photos,
+    hand_size,
+    pck,
+    photos_in,
+    scale_aligned_error_mm,
+    score_hand,
+)
+
+
+@dataclass
+class Reference:
+    keypoints_2d: np.ndarray
+    world_joints: np.ndarray
+
+
+def _hand(rng, centre=(200.0, 150.0), size=100.0):
+    keypoints = np.asarray(centre) + rng.uniform(-size / 2, size / 2, (21, 2))
+    keypoints[0] = np.asarray(centre) - size / 2  # one corner and the opposite one fix the size
+    keypoints[1] = np.asarray(centre) + size / 2
+    joints = rng.normal(0.0, 0.04, (21, 3)) + [0.0, 0.0, 0.5]
+    return keypoints, joints
+
+
+def test_pck_counts_keypoints_within_a_share_of_the_hand_size():
+    rng = np.random.default_rng(0)
+    reference, _ = _hand(rng)
+    assert hand_size(reference) == pytest.approx(100.0)
+    moved = reference.copy()
+    moved[:7] += [15.0, 0.0]  # 7 keypoints 15 px off: inside 0.2 x 100, outside 0.1 x 100
+    assert pck(moved, reference, 0.2) == 1.0
+    assert pck(moved, reference, 0.1) == pytest.approx(14 / 21)
+
+
+def test_the_3d_error_ignores_scale_and_position_but_not_shape():
+    rng = np.random.default_rng(1)
+    _, joints = _hand(rng)
+    assert scale_aligned_error_mm(joints * 1.7 + [0.1, -0.2, 0.3], joints) == pytest.approx(
+        0.0, abs=1e-9
+    )
+    bent = joints.copy()
+    bent[8] += [0.02, 0.0, 0.0]  # the index tip 20 mm off
+    assert 0.3 < scale_aligned_error_mm(bent, joints) < 2.0  # ~20 mm / 21 joints, rescaled
+
+
+def test_a_reference_hand_is_scored_against_the_closest_detected_hand():
+    rng = np.random.default_rng(2)
+    keypoints, joints = _hand(rng)
+    reference = Reference(keypoints, joints)
+    far = HandEstimate(
+        detected=True, confidence=0.9, keypoints_2d=keypoints + 300.0, joints=joints
+    )
+    near = HandEstimate(detected=True, confidence=0.6, keypoints_2d=keypoints + 3.0, joints=joints)
+    score = score_hand("a.jpg", Prediction(right_hand=far, left_hand=near), reference)
+    assert score.found and score.confidence == 0.6
+    assert score.pck == {"0.1": 1.0, "0.2": 1.0}
+    assert score.error_3d_mm == pytest.approx(0.0, abs=1e-6)
+    missed = score_hand("a.jpg", Prediction(right_hand=far), reference)
+    assert not missed.found and missed.pck == {"0.1": 0.0, "0.2": 0.0}
+    assert missed.error_3d_mm is None
+    nothing = score_hand("a.jpg", Prediction(), reference)
+    assert not nothing.found and nothing.confidence == 0.0
+
+
+def test_the_shipped_photo_set_has_hands_and_enough_hand_free_photos():
+    photos = default_photos()
+    assert len(photos_in(photos / "hands")) == 4
+    assert len(photos_in(photos / "no_hands")) >= 10
