@@ -24,7 +24,7 @@ from train_fixtures import TINY
 from occrobnet_ros import cli
 from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import RecordDataset, split_sequences
-from occrobnet_ros.data.record import open_dataset
+from occrobnet_ros.data.readers.record import open_dataset
 from occrobnet_ros.model import load_model
 from occrobnet_ros.training.train import build_dataset
 
@@ -166,8 +166,10 @@ def test_val_sequences_are_held_out_of_training_and_validated_on(tmp_path, model
     trained = build_dataset(argparse.Namespace(**saved), SIZE, count=8, start=0)
     visited = {trained.reader.frames[trained.frame(i)].sequence for i in range(8)}
     assert visited == {"ABF10"}  # 4 epochs of the training part: never a held-out frame
-    for wrong, words in ((["NOPE"], "no sequence NOPE (its sequences: ABF10, MC1)"),
-                         (["ABF10", "MC1"], "every HO-3D sequence")):
+    for wrong, words in (
+        (["NOPE"], "no sequence NOPE (its sequences: ABF10, MC1)"),
+        (["ABF10", "MC1"], "every HO-3D sequence"),
+    ):
         assert train(*arguments, "--val-sequences", *wrong) == 2
         assert words in capsys.readouterr().err
 
