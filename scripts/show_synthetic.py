@@ -18,7 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from occrobnet_ros.data.synthetic import Sample, SyntheticConfig, iterate  # noqa: E402
+from occrobnet_ros.data.sample import Sample  # noqa: E402
+from occrobnet_ros.data.synthetic import SyntheticConfig, iterate  # noqa: E402
 from occrobnet_ros.skeleton import BONES, NUM_JOINTS  # noqa: E402
 
 # BGR colours: (visible, occluded) per hand.

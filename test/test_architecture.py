@@ -23,6 +23,11 @@ LAYERS = [
     {"tools", "cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+# Inside data/: the Sample type; the two sources of frames, which know nothing of each other
+# (real datasets and the generator); what turns frames into training examples. Parts of one
+# rank do not import each other.
+DATA_LAYERS = [{"sample"}, {"readers", "synthetic"}, {"targets"}, {"augment"}, {"dataset"}]
+DATA_RANK = {name: rank for rank, names in enumerate(DATA_LAYERS) for name in names}
 ROS_MODULES = ("rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "tf2_msgs", "launch")
 
 
@@ -85,6 +90,22 @@ def test_imports_go_down_the_layers():
     assert upward == []
 
 
+def test_inside_data_the_readers_and_the_generator_stand_apart():
+    def part(module: str) -> str:
+        return module.split(".")[2]
+
+    data = {m: ts for m, ts in graph().items() if m.startswith("occrobnet_ros.data.")}
+    assert {part(m) for m in data} <= set(DATA_RANK)
+    crossing = [
+        f"{source} -> {target}"
+        for source, targets in data.items()
+        for target in targets
+        if target.startswith("occrobnet_ros.data.") and part(target) != part(source)
+        if DATA_RANK[part(target)] >= DATA_RANK[part(source)]
+    ]  # fmt: skip
+    assert crossing == []
+
+
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     """One import cycle as a list of modules, or None."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -95,7 +116,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)) is not None:
                 return cycle
         state[node] = 2

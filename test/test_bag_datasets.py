@@ -11,7 +11,7 @@ from test_data_readers import write_interhand
 from occrobnet_ros import cli
 from occrobnet_ros.bag.io import BagReader
 from occrobnet_ros.bag.sources import NS_PER_S, SEQUENCE_GAP_S, DatasetSource, dataset_indices
-from occrobnet_ros.data.record import open_dataset
+from occrobnet_ros.data.readers.record import open_dataset
 from occrobnet_ros.ros.messages import point_array
 
 START_S = 1000.0

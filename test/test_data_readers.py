@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from occrobnet_ros import cli, crop_policy, geometry
-from occrobnet_ros.data import h2o3d, ho3d, interhand, record, targets
+from occrobnet_ros.data import targets
 from occrobnet_ros.data.augment import AugmentConfig, augment
-from occrobnet_ros.data.safe_pickle import UnsafePickleError
+from occrobnet_ros.data.readers import h2o3d, ho3d, interhand, record
+from occrobnet_ros.data.readers.safe_pickle import UnsafePickleError
 from occrobnet_ros.skeleton import HO3D_FROM_OURS, INTERHAND_FROM_OURS, two_hand_map
 
 WIDTH, HEIGHT = 96, 72

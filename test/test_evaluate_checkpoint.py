@@ -15,7 +15,7 @@ import pytest
 from test_data_readers import write_h2o3d, write_ho3d, write_interhand
 
 from occrobnet_ros import cli
-from occrobnet_ros.data.record import open_dataset
+from occrobnet_ros.data.readers.record import open_dataset
 from occrobnet_ros.evaluation import predict_split
 from occrobnet_ros.model import OccRobNetConfig
 from occrobnet_ros.model.checkpoint import save_random_model

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from occrobnet_ros.data.safe_pickle import UnsafePickleError, load_pickle, loads
+from occrobnet_ros.data.readers.safe_pickle import UnsafePickleError, load_pickle, loads
 
 META = {
     "handJoints3D": np.arange(63, dtype=np.float64).reshape(21, 3) / 100.0,

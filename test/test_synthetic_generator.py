@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data import synthetic
-from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample
+from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample, generator
 from occrobnet_ros.skeleton import NUM_JOINTS
 
 # Small frames keep the suite fast; the scenes are the same at any resolution.
@@ -18,7 +17,7 @@ SEEDS = range(1_000_000, 1_000_040)
 
 @pytest.fixture(scope="module")
 def samples():
-    return list(synthetic.iterate(SEEDS, SMALL))
+    return list(generator.iterate(SEEDS, SMALL))
 
 
 def test_fields_have_documented_shapes_and_types(samples):
@@ -92,7 +91,7 @@ def test_objects_occlude_fingers_and_all_buckets_occur(samples):
                 occluded_by_object += bool(s.object_mask[row, col])
     assert occluded_by_object >= 20
     assert {s.occlusion_bucket for s in samples} == {"low", "medium", "high"}
-    assert {s.scene for s in samples} == set(synthetic.SCENES)
+    assert {s.scene for s in samples} == set(generator.SCENES)
     assert any(not s.hand_valid.all() for s in samples)  # some single-hand frames
 
 
@@ -147,14 +146,14 @@ def test_scaled_config_renders_the_same_scene():
 
 
 def test_benchmark_split_is_fixed_and_disjoint_from_training():
-    seeds = synthetic.benchmark_seeds()
+    seeds = generator.benchmark_seeds()
     assert len(seeds) == 500 and len(np.unique(seeds)) == 500
-    np.testing.assert_array_equal(seeds, synthetic.benchmark_seeds())
-    train = synthetic.training_seeds(1000)
-    assert min(train) >= synthetic.TRAIN_SEED_START > seeds.max()
+    np.testing.assert_array_equal(seeds, generator.benchmark_seeds())
+    train = generator.training_seeds(1000)
+    assert min(train) >= generator.TRAIN_SEED_START > seeds.max()
     with pytest.raises(ValueError):
-        synthetic.training_seeds(10, start=0)
-    assert synthetic.occlusion_bucket(0.0) == "low" and synthetic.occlusion_bucket(1.0) == "high"
+        generator.training_seeds(10, start=0)
+    assert generator.occlusion_bucket(0.0) == "low" and generator.occlusion_bucket(1.0) == "high"
 
 
 def test_empty_frames_have_no_hand_and_no_object_and_train_on_the_full_frame():
@@ -162,7 +161,7 @@ def test_empty_frames_have_no_hand_and_no_object_and_train_on_the_full_frame():
     from occrobnet_ros.data.targets import make_example
 
     empty = generate_sample(11, replace(SMALL, empty_probability=1.0))
-    assert empty.scene == synthetic.EMPTY_SCENE
+    assert empty.scene == generator.EMPTY_SCENE
     assert not empty.hand_valid.any() and not empty.object_valid
     assert not empty.hand_mask.any() and not empty.object_mask.any()
     assert not empty.joint_visible.any() and empty.image.std() > 0  # not a black frame
@@ -181,7 +180,7 @@ def test_some_empty_frames_are_raw_noise_or_flat_like_a_broken_or_capped_camera(
     roughness = []
     for seed in range(12):
         sample = generate_sample(seed, config)
-        assert sample.scene == synthetic.EMPTY_SCENE and not sample.hand_valid.any()
+        assert sample.scene == generator.EMPTY_SCENE and not sample.hand_valid.any()
         assert sample.image.shape == (SMALL.height, SMALL.width, 3)
         assert sample.image.dtype == np.uint8
         assert generate_sample(seed, config).image.tobytes() == sample.image.tobytes()
@@ -197,7 +196,7 @@ def test_empty_frames_off_leave_the_layout_draws_of_every_seed_unchanged():
     """The benchmark split uses the default config (no empty frames): its layout must be the
     first thing each seed's generator draws, as before the option existed."""
     for seed in (5, 6):
-        kind, hands, _ = synthetic._layout(np.random.Generator(np.random.PCG64(seed)), SMALL)
+        kind, hands, _ = generator._layout(np.random.Generator(np.random.PCG64(seed)), SMALL)
         sample = generate_sample(seed, SMALL)
         assert sample.scene == kind
         for side, hand in enumerate(hands):
@@ -206,4 +205,4 @@ def test_empty_frames_off_leave_the_layout_draws_of_every_seed_unchanged():
                 np.testing.assert_array_equal(sample.joints_3d[rows], hand.joints)
     mixed = [generate_sample(s, replace(SMALL, empty_probability=0.3)) for s in range(20)]
     scenes = {sample.scene for sample in mixed}
-    assert synthetic.EMPTY_SCENE in scenes and len(scenes) > 1
+    assert generator.EMPTY_SCENE in scenes and len(scenes) > 1

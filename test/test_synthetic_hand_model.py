@@ -1,10 +1,10 @@
-"""Tests of the procedural hand (data/hand_model.py) and grasp layout (data/scene.py)."""
+"""Tests of the procedural hand (data/synthetic/hand_model.py) and grasp layout (scene.py)."""
 
 import numpy as np
 import pytest
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data import hand_model, objects, scene
+from occrobnet_ros.data.synthetic import hand_model, objects, scene
 from occrobnet_ros.skeleton import BONES, NUM_JOINTS
 
 RNG_SEED = 11

@@ -1,10 +1,10 @@
-"""Tests of the z-buffer rasteriser used by the synthetic generator (data/render.py)."""
+"""Tests of the z-buffer rasteriser used by the synthetic generator (data/synthetic/render.py)."""
 
 import numpy as np
 import pytest
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data import objects, render, synthetic
+from occrobnet_ros.data.synthetic import generator, objects, render
 
 K = np.array([[300.0, 0.0, 80.0], [0.0, 300.0, 60.0], [0.0, 0.0, 1.0]])
 LIGHT = render.Light(np.array([0.0, 0.0, -1.0]), ambient=0.2, diffuse=0.8)
@@ -135,7 +135,7 @@ def test_cylinder_side_and_cap():
 def render_object(obj, rotation):
     obj.rotation, obj.translation = rotation, np.array([0.0, 0.0, 0.6])
     c = canvas()
-    synthetic._draw_object(c, obj, render.Light(np.array([0.3, -0.2, -0.93]) / 0.9975))
+    generator._draw_object(c, obj, render.Light(np.array([0.3, -0.2, -0.93]) / 0.9975))
     return c.image().astype(float), c.label
 
 

@@ -24,7 +24,7 @@ from train_fixtures import TINY
 from occrobnet_ros import cli
 from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import RecordDataset, split_sequences
-from occrobnet_ros.data.record import open_dataset
+from occrobnet_ros.data.readers.record import open_dataset
 from occrobnet_ros.model import load_model
 from occrobnet_ros.training.train import build_dataset
 

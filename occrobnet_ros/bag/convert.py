@@ -36,7 +36,7 @@ from occrobnet_ros.bag.sources import (
     SyntheticSource,
     dataset_indices,
 )
-from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
+from occrobnet_ros.data.readers.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import SyntheticConfig
 from occrobnet_ros.ros.camera_info import camera_info_msg
 from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg

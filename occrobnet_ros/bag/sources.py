@@ -4,7 +4,7 @@ A source is anything with ``name``, ``len()`` and an iterator of :class:`SourceF
 an RGB image, its intrinsics, the ground truth as a :class:`Prediction` (metres, camera
 optical frame, detected = present) and the stamp a camera would have given the frame. The
 synthetic generator is one source; the dataset readers (HO-3D, H2O-3D, InterHand2.6M,
-``data.record.open_dataset``) are the others, through :class:`DatasetSource`.
+``data.readers.record.open_dataset``) are the others, through :class:`DatasetSource`.
 """
 
 from collections.abc import Iterator, Sequence
@@ -65,7 +65,7 @@ def camera_stamp(index: int, start_ns: int, rate_hz: float) -> int:
 
 @dataclass
 class SyntheticSource:
-    """The procedural generator (data/synthetic.py): seeds ``seeds``, one frame each."""
+    """The procedural generator (data/synthetic/generator.py): seeds ``seeds``, one frame each."""
 
     seeds: Sequence[int]
     config: SyntheticConfig = SyntheticConfig()
@@ -89,7 +89,7 @@ class SyntheticSource:
 
 @dataclass
 class DatasetSource:
-    """Frames of a dataset reader (``data.record.open_dataset``: ``frames``, ``record(i)``)
+    """Frames of a dataset reader (``data.readers.record.open_dataset``: ``frames``, ``record(i)``)
     in its order. Each sequence runs at ``rate_hz``; a new sequence starts ``SEQUENCE_GAP_S``
     later, so ``bag-eval --sequence-by gap`` finds the sequences again."""
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from occrobnet_ros import crop_policy, geometry
-from occrobnet_ros.data.record import Record
+from occrobnet_ros.data.readers.record import Record
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.targets import Crop, annotated_joints
 from occrobnet_ros.skeleton import NUM_JOINTS

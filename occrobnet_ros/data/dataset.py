@@ -1,5 +1,5 @@
 """torch Datasets of training examples: synthetic frames rendered on the fly, or the frames of a
-dataset reader (InterHand2.6M, HO-3D, H2O-3D; data/record.py).
+dataset reader (InterHand2.6M, HO-3D, H2O-3D; data/readers/record.py).
 
 Both turn a frame into an example the same way (``training_example``): augment (data/augment.py;
 its draws seeded by the item and ``augment_seed``), crop and make the targets
@@ -118,8 +118,9 @@ def split_sequences(reader: Any, names: Sequence[str]) -> tuple[ReaderSubset, Re
 class RecordDataset(Dataset):
     """(image [3, S, S], targets) of a dataset reader's frames; see the module docstring.
 
-    ``reader`` is one of data/record.py's ``open_dataset`` readers (``len`` and ``record(i)``).
-    ``count`` items from training position ``start`` (default: one pass over the frames).
+    ``reader`` is one of data/readers/record.py's ``open_dataset`` readers (``len`` and
+    ``record(i)``). ``count`` items from training position ``start`` (default: one pass over
+    the frames).
     """
 
     def __init__(

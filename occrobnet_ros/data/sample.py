@@ -1,7 +1,7 @@
 """A frame and its ground truth: what the generator renders and every dataset reader returns.
 
-The synthetic generator (data/synthetic.py) makes ``Sample``s; the dataset readers return
-``Record``s (data/record.py), a ``Sample`` with the dataset's provenance. Training targets
+The synthetic generator (data/synthetic/generator.py) makes ``Sample``s; the dataset readers return
+``Record``s (data/readers/record.py), a ``Sample`` with the dataset's provenance. Training targets
 (data/targets.py) and augmentation (data/augment.py) take either.
 
 Fields (camera optical frame, metres; pixels with centres at integers):

@@ -31,8 +31,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from occrobnet_ros import metrics
-from occrobnet_ros.data.record import DatasetFormatError
-from occrobnet_ros.data.record import load_json as read_json
+from occrobnet_ros.data.readers.record import DatasetFormatError
+from occrobnet_ros.data.readers.record import load_json as read_json
 from occrobnet_ros.skeleton import NUM_JOINTS, OURS_FROM_HO3D, OURS_FROM_INTERHAND, two_hand_map
 
 EXIT_BAD_INPUT = 2
@@ -303,7 +303,7 @@ def _two_hands(joints: np.ndarray) -> np.ndarray:
 
 
 def load_json(path: Path) -> Any:
-    """The parsed JSON file (data/record.py reads it); any problem becomes an
+    """The parsed JSON file (data/readers/record.py reads it); any problem becomes an
     :class:`InputError` naming the file, for a one-line CLI error."""
     try:
         return read_json(path)

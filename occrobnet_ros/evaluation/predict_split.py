@@ -35,7 +35,7 @@ objects    ``pred_obj.json`` [pose_list]    ``gt_obj_pose.json``, ``gt_obj_names
   needs 778 vertices per frame and scores zeros as a (meaningless) mesh, as Keypoint
   Transformer's submissions do, while ``occrobnet evaluate`` only counts them. The zeros make
   the file large (about 220 MB for HO-3D v3's 20,137 frames; it zips to a small fraction).
-- H2O-3D: Keypoint Transformer's challenge layout, 21 x 6 per frame (``data/h2o3d.py``).
+- H2O-3D: Keypoint Transformer's challenge layout, 21 x 6 per frame (``data/readers/h2o3d.py``).
 - InterHand2.6M: camera-frame joints, our order, metres.
 - Objects (HANDS'22 ``[pose_list]``): a Rodrigues rotation and the translation of the object
   model's origin, OpenGL, metres. The estimator gives the centre of the box; the origin is that
@@ -60,8 +60,8 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from occrobnet_ros.data import h2o3d, ho3d
-from occrobnet_ros.data.record import Record, open_dataset
+from occrobnet_ros.data.readers import h2o3d, ho3d
+from occrobnet_ros.data.readers.record import Record, open_dataset
 from occrobnet_ros.geometry import matrix_to_rotvec
 from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.prediction import Prediction
@@ -121,7 +121,8 @@ def predict_split(
     progress: bool = True,
 ) -> SplitPredictions:
     """Run ``estimator`` over the first ``count`` frames (default all) of ``reader`` (one of
-    data/record.py's ``open_dataset`` readers); ``workers`` DataLoader processes read ahead."""
+    data/readers/record.py's ``open_dataset`` readers); ``workers`` DataLoader processes read
+    ahead."""
     frames = _Frames(reader, len(reader) if count is None else min(count, len(reader)))
     with_object = bool(estimator.config.with_object)
     joints, rotations, translations, records = [], [], [], []
@@ -346,7 +347,7 @@ def write_split_files(
 ) -> SplitFiles:
     """Predict a split with ``checkpoint`` and write its submission (and ground-truth) files
     into ``out``. Errors: ``OSError`` (a missing root, file or folder; the layout errors of
-    data/record.py), ``ValueError`` (a bad split, annotation or checkpoint) and
+    data/readers/record.py), ``ValueError`` (a bad split, annotation or checkpoint) and
     ``EstimatorError``, each with a message that names the problem."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")

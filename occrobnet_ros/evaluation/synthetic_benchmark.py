@@ -1,7 +1,7 @@
 """The synthetic benchmark: a checkpoint's errors on the held-out split, beside a mean pose.
 
 ``python -m occrobnet_ros.evaluation.synthetic_benchmark --checkpoint CKPT [--count N]``
-renders the first N of the 500 benchmark frames (data/synthetic.py ``benchmark_seeds``), crops
+renders the first N of the 500 benchmark frames (data/synthetic ``benchmark_seeds``), crops
 each around its ground-truth joints and object corners (crop_policy.py ROI without jitter, as
 Keypoint Transformer evaluates with the annotated box) and reports, in the units of the paper:
 

@@ -240,9 +240,7 @@ def hand_pose_losses(
     return losses
 
 
-def joint_visibility_loss(
-    logits: torch.Tensor, targets: dict[str, torch.Tensor]
-) -> torch.Tensor:
+def joint_visibility_loss(logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
     """Binary cross-entropy of the visibility logits [B, 42], where visibility is known."""
     known = targets.get("joint_visibility_known")
     if known is None or "joint_visible" not in targets:

@@ -1,6 +1,6 @@
 """`occrobnet demo`: the whole product on synthetic data, as it runs on a robot.
 
-1. Renders synthetic camera frames with exact ground truth (data/synthetic.py, the held-out
+1. Renders synthetic camera frames with exact ground truth (data/synthetic/, the held-out
    benchmark seeds).
 2. Starts the occrobnet_pose node as its own process, with the embedded checkpoint.
 3. Streams the frames at 30 Hz on `image` + `camera_info` (rgb8, sensor-data QoS), as a camera

@@ -7,9 +7,9 @@
     occrobnet train --resume runs/NAME [--steps N]
     torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
 
-``--dataset`` is ``synthetic`` (the generator, data/synthetic.py; no --data-root),
+``--dataset`` is ``synthetic`` (the generator, data/synthetic/; no --data-root),
 ``interhand``, ``ho3d`` or ``h2o3d`` (a root folder in the dataset's official layout,
-data/record.py's readers; docs/datasets.md). A root that is missing or laid out otherwise ends
+data/readers/; docs/datasets.md). A root that is missing or laid out otherwise ends
 the command with exit code 2 and a message naming the missing paths, before anything is
 written.
 
@@ -64,7 +64,7 @@ from tqdm import tqdm
 
 from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset, split_sequences
-from occrobnet_ros.data.record import DatasetFormatError, DatasetLayoutError, open_dataset
+from occrobnet_ros.data.readers.record import DatasetFormatError, DatasetLayoutError, open_dataset
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.data.targets import collate
 

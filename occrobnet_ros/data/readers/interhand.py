@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from occrobnet_ros.crop_policy import DATASET_BOX_SCALE
-from occrobnet_ros.data import record as rec
-from occrobnet_ros.data.record import FrameInfo, Record
+from occrobnet_ros.data.readers import record as rec
+from occrobnet_ros.data.readers.record import FrameInfo, Record
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, OURS_FROM_INTERHAND, two_hand_map
 
 SPLITS = ("train", "val", "test")

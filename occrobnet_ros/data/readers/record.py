@@ -54,9 +54,9 @@ HAND_TYPES = ("right", "left", "interacting")
 SCENE_OF_HAND_TYPE = {"right": "one_hand", "left": "one_hand", "interacting": "interacting"}
 # Reader class of each dataset name (``open_dataset``), imported only when asked for.
 READERS = {
-    "interhand": ("occrobnet_ros.data.interhand", "InterHand"),
-    "ho3d": ("occrobnet_ros.data.ho3d", "HO3D"),
-    "h2o3d": ("occrobnet_ros.data.h2o3d", "H2O3D"),
+    "interhand": ("occrobnet_ros.data.readers.interhand", "InterHand"),
+    "ho3d": ("occrobnet_ros.data.readers.ho3d", "HO3D"),
+    "h2o3d": ("occrobnet_ros.data.readers.h2o3d", "H2O3D"),
 }
 
 

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from occrobnet_ros.data import record as rec
-from occrobnet_ros.data.record import FrameInfo, ObjectAnnotation, Record
-from occrobnet_ros.data.safe_pickle import load_pickle
+from occrobnet_ros.data.readers import record as rec
+from occrobnet_ros.data.readers.record import FrameInfo, ObjectAnnotation, Record
+from occrobnet_ros.data.readers.safe_pickle import load_pickle
 from occrobnet_ros.geometry import rotvec_to_matrix
 from occrobnet_ros.skeleton import HO3D_FROM_OURS, NUM_JOINTS, OURS_FROM_HO3D, RIGHT, WRIST
 

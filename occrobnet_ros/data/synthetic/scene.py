@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occrobnet_ros.data import hand_model
-from occrobnet_ros.data.objects import BOX, CYLINDER, SPHERE, SceneObject, random_rotation
+from occrobnet_ros.data.synthetic import hand_model
+from occrobnet_ros.data.synthetic.objects import (
+    BOX,
+    CYLINDER,
+    SPHERE,
+    SceneObject,
+    random_rotation,
+)
 from occrobnet_ros.skeleton import NUM_JOINTS
 
 _MIRROR = np.array([1.0, -1.0, 1.0])  # a left hand is the right-hand model mirrored in y

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from occrobnet_ros.data.ho3d import HO3D, box_of, one_hand
-from occrobnet_ros.data.ho3d import submission_joints as one_hand_submission
-from occrobnet_ros.data.record import Record
+from occrobnet_ros.data.readers.ho3d import HO3D, box_of, one_hand
+from occrobnet_ros.data.readers.ho3d import submission_joints as one_hand_submission
+from occrobnet_ros.data.readers.record import Record
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
 
 HAND_KEYS = {RIGHT: "rightHandJoints3D", LEFT: "leftHandJoints3D"}

@@ -47,9 +47,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from occrobnet_ros.data import appearance, hand_model, render, scene
-from occrobnet_ros.data.objects import BOX, CYLINDER, SceneObject, sample_object
 from occrobnet_ros.data.sample import Sample
+from occrobnet_ros.data.synthetic import appearance, hand_model, render, scene
+from occrobnet_ros.data.synthetic.objects import BOX, CYLINDER, SceneObject, sample_object
 from occrobnet_ros.geometry import project
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occrobnet_ros.data import appearance
-from occrobnet_ros.data.render import BOX_FACES, box_corners
+from occrobnet_ros.data.synthetic import appearance
+from occrobnet_ros.data.synthetic.render import BOX_FACES, box_corners
 
 SYMMETRY_NONE, SYMMETRY_Z180, SYMMETRY_Z_CONTINUOUS = 0, 1, 2
 BOX, CYLINDER, SPHERE = "box", "cylinder", "sphere"
