@@ -212,6 +212,27 @@ def test_backbone_weights_initialise_the_resnet_body(tmp_path, model_yaml, suffi
         )
 
 
+def test_init_parts_put_trained_parts_under_a_new_backbone(tmp_path, model_yaml, uninterrupted):
+    """A config with other FPN widths cannot take --init whole; --init-parts takes the
+    transformer (frozen here by --train-only, so the checkpoint must still hold it)."""
+    out = tmp_path / "run"
+    init = uninterrupted / "checkpoint.safetensors"
+    train(
+        out, "--model", str(model_yaml), "--set", "fpn_channels=16", "--init", str(init),
+        "--init-parts", "transformer", "--train-only", "pose_heads",
+    )  # fmt: skip
+    before, _ = load_model(init)
+    after, config = load_model(out / "checkpoint.safetensors")
+    assert config.fpn_channels == 16
+    for key, value in before.transformer.state_dict().items():
+        assert torch.equal(after.transformer.state_dict()[key], value), key
+    with pytest.raises(Exception, match="no tensor starts with 'transformr'"):
+        train(
+            tmp_path / "typo", "--model", str(model_yaml), "--init", str(init),
+            "--init-parts", "transformr",
+        )  # fmt: skip
+
+
 def test_backbone_weights_that_are_not_weights_stop_with_why(tmp_path, model_yaml):
     pickled_code = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(1), "hook": print}, pickled_code)

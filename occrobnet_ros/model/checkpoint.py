@@ -158,6 +158,32 @@ def load_state_strict(
     module.load_state_dict({**missing, **tensors}, strict=True)
 
 
+def load_state_parts(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    prefixes: tuple[str, ...],
+    source: str = "checkpoint",
+) -> list[str]:
+    """Copy only the tensors under ``prefixes`` (e.g. a trained transformer onto a network with
+    a new backbone); each prefix must match some tensor of both, with equal shapes. The rest of
+    ``module`` keeps its values. Returns the keys copied."""
+    expected = module.state_dict()
+    chosen = sorted(key for key in tensors if key.startswith(prefixes))
+    for prefix in prefixes:
+        if not any(key.startswith(prefix) for key in chosen):
+            raise CheckpointError(f"{source}: no tensor starts with '{prefix}'")
+    for key in chosen:
+        if key not in expected:
+            raise CheckpointError(f"{source}: '{key}' is not a tensor of this model")
+        if tuple(tensors[key].shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{source}: tensor '{key}' has shape {tuple(tensors[key].shape)}, "
+                f"the model expects {tuple(expected[key].shape)}"
+            )
+    module.load_state_dict({**expected, **{key: tensors[key] for key in chosen}}, strict=True)
+    return chosen
+
+
 def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
     """Initialise the ResNet body from a torchvision ImageNet state dict.
 

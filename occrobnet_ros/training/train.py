@@ -133,6 +133,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init", help="start from these weights (safetensors; their config unless --model)"
     )
     parser.add_argument(
+        "--init-parts",
+        nargs="+",
+        metavar="PREFIX",
+        help="with --init and --model: take only the tensors whose names start with these "
+        "(e.g. transformer pose_heads); the rest starts as --model initialises it (a new "
+        "backbone under trained heads)",
+    )
+    parser.add_argument(
         "--train-only",
         nargs="+",
         metavar="PREFIX",
@@ -236,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         model_config(args.model, args.set)  # a bad override exits here, before any work
     if args.batch_reuse < 1:
         raise SystemExit("occrobnet train: --batch-reuse must be 1 or more")
-    problem = dataset_problem(args) or schedule_problem(args)
+    problem = dataset_problem(args) or options_problem(args)
     if problem:
         print(f"occrobnet train: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -274,6 +282,7 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "set": None,
         "epochs": None,
         "backbone_weights": None,
+        "init_parts": None,
         **saved,
     }
     merged.update({key: getattr(args, key) for key in keep})
@@ -355,8 +364,8 @@ def open_reader(dataset: str, root: str, split: str):
     return open_dataset(dataset, root, split, skip_unannotated=True)
 
 
-def schedule_problem(args: argparse.Namespace) -> str | None:
-    """Why --epochs or --backbone-weights cannot apply to this run, or None."""
+def options_problem(args: argparse.Namespace) -> str | None:
+    """Why --epochs, --init-parts or --backbone-weights cannot apply to this run, or None."""
     if args.resume:
         return None  # checked before the run's arguments were read back
     epochs, weights = args.epochs, args.backbone_weights
@@ -364,6 +373,8 @@ def schedule_problem(args: argparse.Namespace) -> str | None:
         return "--epochs needs a dataset: synthetic frames are unlimited, give --steps"
     if epochs is not None and epochs <= 0:
         return f"--epochs must be positive, got {epochs:g}"
+    if args.init_parts and not (args.init and args.model):
+        return "--init-parts takes parts of --init into --model's network: give both"
     if weights and not args.model:
         return "--backbone-weights initialises the body of --model's network: give --model"
     if weights and not Path(weights).is_file():
@@ -596,6 +607,7 @@ class Trainer:
         from occrobnet_ros.model.checkpoint import (
             NEW_HEADS,
             load_imagenet_backbone,
+            load_state_parts,
             load_state_strict,
             read_safetensors,
         )
@@ -614,7 +626,12 @@ class Trainer:
         else:
             self.config = model_config(args.model, args.set)
             self.model = build_model(self.config)
-            if args.init:  # the weights of --init under the config of --model (same shapes)
+            if args.init and args.init_parts:
+                tensors = read_safetensors(args.init)[1]
+                copied = load_state_parts(self.model, tensors, tuple(args.init_parts), args.init)
+                if self.dist.is_main:
+                    print(f"{len(copied)} tensors from {args.init} ({' '.join(args.init_parts)})")
+            elif args.init:  # the weights of --init under the config of --model (same shapes)
                 tensors = read_safetensors(args.init)[1]
                 load_state_strict(self.model, tensors, args.init, NEW_HEADS)
             if args.backbone_weights:
