@@ -10,6 +10,11 @@ network sees crops at inference that it never saw in training:
   ``ROI_MARGIN`` (Keypoint Transformer crops around the GT joints in the same way). Inference
   takes the points from the previous frame's prediction; training from the ground truth, with
   the jitter of data/augment.py on top.
+- ``DETECTED``: around the hands a palm detector found on the whole image
+  (inference/hand_detection.py): the square holding every detected hand's region (MediaPipe's
+  rotated hand square, which covers the hand and what it holds). Inference uses it instead of
+  ``FULL_FRAME`` when a detector runs and finds a hand; its regions are about the size of an
+  ``ROI`` box, so training's ROI crops cover it.
 - A dataset's own box (evaluation): squared about its centre and enlarged by
   ``DATASET_BOX_SCALE``, as InterHand2.6M's and Keypoint Transformer's ``process_bbox`` do
   with an annotation box; a box that is already a crop (RootNet's output) is used at scale 1.
@@ -38,6 +43,23 @@ def box_transform(
     corners = np.asarray(box, np.float64).reshape(2, 2)
     square = geometry.crop_box(corners, margin=scale - 1.0, min_size=0.0)
     return geometry.crop_transform(square, input_size)
+
+
+def detection_transform(
+    regions: list[tuple[np.ndarray, float, float]], input_size: int
+) -> np.ndarray:
+    """The 2x3 affine image -> crop of the square around detected hand regions, each a rotated
+    square ``(centre [2] px, side px, rotation rad)``."""
+    corners = np.concatenate([rotated_square_corners(*region) for region in regions])
+    box = geometry.crop_box(corners, margin=0.0, min_size=ROI_MIN_SIZE)
+    return geometry.crop_transform(box, input_size)
+
+
+def rotated_square_corners(centre: np.ndarray, side: float, rotation: float) -> np.ndarray:
+    """The 4 corners [4, 2] of a square of ``side`` about ``centre``, turned by ``rotation``."""
+    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64) * side / 2.0
+    c, s = np.cos(rotation), np.sin(rotation)
+    return np.asarray(centre, np.float64) + half @ np.array([[c, -s], [s, c]]).T
 
 
 def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
