@@ -32,10 +32,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from occrobnet_ros.inference.hand_detection import WEIGHTS_FORMAT
 from occrobnet_ros.model.mediapipe_hand import MediaPipeHandLandmark
 from occrobnet_ros.model.palm_detector import MediaPipePalmDetector
 
-FORMAT = "mediapipe-tflite-converted-1"
 LANDMARK_OUTPUTS = {  # torch head -> the tflite output it computes (hand_landmark_cpu.pbtxt)
     "landmark_head": "Identity",
     "presence_head": "Identity_1",
@@ -242,7 +242,7 @@ def convert(wheel: str | Path, name: str) -> tuple[dict[str, torch.Tensor], dict
     data = read_wheel_member(wheel, spec.member)
     state = map_weights(TfliteGraph(data), spec.build(), spec.head_outputs)
     metadata = {
-        "format": FORMAT,
+        "format": WEIGHTS_FORMAT,
         "model": name,
         "source_wheel": Path(wheel).name,
         "source_file": spec.member,
