@@ -242,7 +242,7 @@ def test_letterbox_of_a_wide_image_has_black_bands_and_maps_back():
     assert np.all(tensor[:47] == 0) and np.all(tensor[-47:] == 0)
     np.testing.assert_allclose(tensor[49:143], 200 / 255, atol=1e-6)
     # A normalised point n of the input is at centre + (n - 0.5) * side in the image.
-    detection = hd.HandDetector._to_image(
+    detection = hd.palm_in_image(
         0.9, np.array([0.25, 0.5, 0.75, 0.75]), np.full((7, 2), 0.5), centre, side
     )
     np.testing.assert_allclose(detection.box, [50, 50, 150, 100])

@@ -294,6 +294,17 @@ def letterbox(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return crop, centre, side
 
 
+def palm_in_image(
+    score: float, box: np.ndarray, keypoints: np.ndarray, centre: np.ndarray, side: float
+) -> HandDetection:
+    """A palm decoded in the letterboxed input (normalised) as a detection in image pixels."""
+    origin = centre - side / 2  # the letterbox square's top-left corner in the image
+    box = np.concatenate([origin + box[:2] * side, origin + box[2:] * side])
+    keypoints = origin + keypoints * side
+    roi_center, roi_size, roi_rotation = hand_roi(box, keypoints)
+    return HandDetection(score, box, keypoints, roi_center, roi_size, roi_rotation)
+
+
 # ---------------------------------------------------------------------------------- models
 
 
@@ -315,7 +326,9 @@ def load_mediapipe_model(name: str, path: str | Path | None = None) -> torch.nn.
     path = Path(path) if path is not None else mediapipe_weights_path(name)
     metadata, tensors = read_safetensors(path)
     if metadata.get("format") != WEIGHTS_FORMAT:
-        raise CheckpointError(f"{path}: not a converted MediaPipe model (format {WEIGHTS_FORMAT})")
+        raise CheckpointError(
+            f"{path}: not a converted MediaPipe model (format != {WEIGHTS_FORMAT})"
+        )
     model = builders[kind](variant)
     load_state_strict(model, {k: v.float() for k, v in tensors.items()}, str(path))
     return model.eval()
@@ -344,15 +357,7 @@ class HandDetector:
             min_score,
         )
         palms = weighted_nms(scores, boxes, keypoints)[:max_hands]
-        return [self._to_image(score, box, points, centre, side) for score, box, points in palms]
-
-    @staticmethod
-    def _to_image(score, box, points, centre, side) -> HandDetection:
-        origin = centre - side / 2  # the letterbox square's top-left corner in the image
-        box = np.concatenate([origin + box[:2] * side, origin + box[2:] * side])
-        points = origin + points * side
-        roi_center, roi_size, roi_rotation = hand_roi(box, points)
-        return HandDetection(score, box, points, roi_center, roi_size, roi_rotation)
+        return [palm_in_image(score, box, points, centre, side) for score, box, points in palms]
 
     def crop(self, rgb: np.ndarray, detection: HandDetection) -> np.ndarray:
         """The landmark net's 224x224 input for a detection (edges replicated, as MediaPipe)."""

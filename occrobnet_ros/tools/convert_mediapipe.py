@@ -13,8 +13,8 @@ and sha256 in the metadata.
 The mapping walks the graph's weighted ops (CONV_2D, DEPTHWISE_CONV_2D, PRELU,
 FULLY_CONNECTED) in graph order beside the torch module's layers in registration order, and
 checks each pair: kind, weight shape, stride, and for the heads which graph output they feed.
-Layouts: TFLite convolution weights are OHWI (torch: OIHW), depthwise 1HWC (torch: C11HW as
-C1HW), PReLU slopes 1x1xC; fp16 tensors behind DEQUANTIZE ops are read as float32.
+Layouts: TFLite convolution weights are OHWI (torch: OIHW), depthwise 1HWC (torch: C1HW),
+PReLU slopes 1x1xC (torch: C); fp16 tensors behind DEQUANTIZE ops are read as float32.
 
 Needs the ``tflite`` flatbuffer schema package (requirements-training.txt), not TensorFlow.
 """
