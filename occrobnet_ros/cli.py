@@ -20,6 +20,10 @@ SUBCOMMANDS = {
         "occrobnet_ros.evaluation.evaluate",
         "Score prediction files, or run a checkpoint on a dataset split and write them.",
     ),
+    "real-photos": (
+        "occrobnet_ros.tools.real_photos",
+        "Check a checkpoint on real photos against MediaPipe's hands.",
+    ),
     "train": (
         "occrobnet_ros.training.train",
         "Train OccRobNet (one process, or torchrun for DDP).",

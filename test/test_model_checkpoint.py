@@ -138,3 +138,27 @@ def test_weights_from_before_the_visibility_head_initialise_a_model_with_it(save
     state = new_model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in tensors.items())  # every old weight
     assert all(torch.equal(state[k], v) for k, v in head.items())  # the head as initialised
+
+
+@pytest.mark.parametrize("variant", ["full", "lite"])
+def test_mediapipe_landmark_weights_initialise_a_mediapipe_hand_body(variant):
+    """The body computes what MediaPipe's own network computes (its heads are left out)."""
+    from occrobnet_ros.inference.hand_detection import load_mediapipe_model
+    from occrobnet_ros.model.checkpoint import load_backbone_weights
+
+    path = f"weights/mediapipe/hand_landmark_{variant}.safetensors"
+    model = small_model(backbone=f"mediapipe_hand_{variant}", normalize_input=False)
+    ignored = load_backbone_weights(model, path)
+    assert ignored and all("_head." in key for key in ignored)
+    reference = load_mediapipe_model(f"hand_landmark_{variant}").eval()
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        ours = model.backbone.body.forward_features(images)
+        theirs = reference.forward_features(images)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_mediapipe_hand_body_refuses_imagenet_normalisation():
+    with pytest.raises(ValueError, match="normalize_input: false"):
+        small_model(backbone="mediapipe_hand_full", normalize_input=True)

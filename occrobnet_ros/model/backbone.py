@@ -1,5 +1,12 @@
 """ResNet + Feature Pyramid Network in plain PyTorch (paper section III-A).
 
+The body is the paper's ResNet, or (ours, for real camera images on a CPU) the body of
+MediaPipe's hand landmark network (``mediapipe_hand_full`` / ``mediapipe_hand_lite``,
+model/mediapipe_hand.py): trained on real hands, 2.7 M / 1.0 M parameters, with stages at the
+same strides 4-32, so the FPN and everything after it are unchanged. Its converted weights
+(weights/mediapipe/) load with ``checkpoint.load_backbone_weights``; it takes [0, 1] input
+without ImageNet normalisation.
+
 torchvision cannot be installed here, so both are written out, keeping torchvision's module
 and parameter names (``conv1``, ``bn1``, ``layer1.0.downsample.0``, ...; FPN
 ``inner_blocks.i.0`` and ``layer_blocks.i.0``). A torchvision ImageNet ResNet state dict
@@ -11,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .mediapipe_hand import MediaPipeHandLandmark
+
 # name -> (block type, blocks per stage)
 RESNET_LAYOUTS = {
     "resnet18": ("basic", (2, 2, 2, 2)),
@@ -19,6 +28,9 @@ RESNET_LAYOUTS = {
     "resnet101": ("bottleneck", (3, 4, 23, 3)),
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
+# name -> MediaPipe hand landmark variant
+MEDIAPIPE_BODIES = {"mediapipe_hand_full": "full", "mediapipe_hand_lite": "lite"}
+BACKBONES = (*RESNET_LAYOUTS, *MEDIAPIPE_BODIES)
 
 
 def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -107,6 +119,10 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.forward_features(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of layer1..layer4 (strides 4, 8, 16, 32)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         stages = []
         for index in range(1, 5):
@@ -143,22 +159,31 @@ class FeaturePyramidNetwork(nn.Module):
         return outputs
 
 
-class Backbone(nn.Module):
-    """ResNet body + FPN over the chosen stages; ``forward`` returns the pyramid levels.
+def build_body(name: str) -> nn.Module:
+    """A body with ``stage_channels`` and ``forward_features`` -> maps at strides 4-32."""
+    if name in RESNET_LAYOUTS:
+        return ResNet(name)
+    if name in MEDIAPIPE_BODIES:
+        return MediaPipeHandLandmark(MEDIAPIPE_BODIES[name], heads=False)
+    raise ValueError(f"unknown backbone {name!r}; choose from {list(BACKBONES)}")
 
-    ``levels`` are ResNet stage numbers (1 = layer1, stride 4 ... 4 = layer4, stride 32).
+
+class Backbone(nn.Module):
+    """The body + FPN over the chosen stages; ``forward`` returns the pyramid levels.
+
+    ``levels`` are stage numbers (1 = ResNet layer1, stride 4 ... 4 = layer4, stride 32).
     """
 
     def __init__(self, name: str, fpn_channels: int, levels: tuple[int, ...]) -> None:
         super().__init__()
-        self.body = ResNet(name)
+        self.body = build_body(name)
         self.levels = tuple(sorted(levels))
         self.strides = tuple(2 ** (level + 1) for level in self.levels)
         in_channels = [self.body.stage_channels[level - 1] for level in self.levels]
         self.fpn = FeaturePyramidNetwork(in_channels, fpn_channels)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        stages = self.body(images)
+        stages = self.body.forward_features(images)
         return self.fpn([stages[level - 1] for level in self.levels])
 
     def freeze_batchnorm_affine(self) -> None:

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .backbone import ResNet
 from .occrobnet import OccRobNet, OccRobNetConfig, build_model
 
 CONFIG_KEY = "occrobnet_config"
@@ -182,6 +183,21 @@ def load_state_parts(
             )
     module.load_state_dict({**expected, **{key: tensors[key] for key in chosen}}, strict=True)
     return chosen
+
+
+def load_backbone_weights(model: OccRobNet, path: str | Path) -> list[str]:
+    """Initialise the backbone's body from a file and return the keys it ignored: torchvision
+    ImageNet weights for a ResNet (:func:`load_imagenet_backbone`), MediaPipe's converted
+    landmark weights (weights/mediapipe/hand_landmark_*.safetensors, heads ignored) for a
+    ``mediapipe_hand`` body."""
+    body = model.backbone.body
+    if isinstance(body, ResNet):
+        return load_imagenet_backbone(model, path)
+    tensors = _read_state_dict(Path(path))
+    expected = body.state_dict()
+    ignored = sorted(key for key in tensors if key not in expected)
+    load_state_strict(body, {key: tensors[key] for key in tensors if key in expected}, str(path))
+    return ignored
 
 
 def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:

@@ -190,7 +190,8 @@ class MediaPipeHandLandmark(nn.Module):
 
     strides = (4, 8, 16, 32)
 
-    def __init__(self, variant: str = "full") -> None:
+    def __init__(self, variant: str = "full", heads: bool = True) -> None:
+        """``heads=False``: the body alone (``forward_features``), as a backbone."""
         super().__init__()
         if variant not in LAYOUTS:
             raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
@@ -208,10 +209,14 @@ class MediaPipeHandLandmark(nn.Module):
         self.final_features = ExpandedFeatures(channels, layout.features)
         stage_outputs = [specs[-1].out for specs in layout.stages]
         self.stage_channels = (*stage_outputs[1:4], layout.features)
-        self.handedness_head = nn.Linear(layout.features, 1)
-        self.presence_head = nn.Linear(layout.features, 1)
-        self.landmark_head = nn.Linear(layout.features, NUM_LANDMARKS * 3)
-        self.world_landmark_head = nn.Linear(layout.features, NUM_LANDMARKS * 3)
+        if heads:
+            self._add_heads(layout.features)
+
+    def _add_heads(self, features: int) -> None:
+        self.handedness_head = nn.Linear(features, 1)
+        self.presence_head = nn.Linear(features, 1)
+        self.landmark_head = nn.Linear(features, NUM_LANDMARKS * 3)
+        self.world_landmark_head = nn.Linear(features, NUM_LANDMARKS * 3)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps at strides 4, 8, 16 and 32 (channels ``stage_channels``)."""

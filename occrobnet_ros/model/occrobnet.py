@@ -67,7 +67,7 @@ from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
 
 from . import tokens as tok
 from .attention import ATTENTION_KINDS
-from .backbone import RESNET_LAYOUTS, Backbone
+from .backbone import BACKBONES, MEDIAPIPE_BODIES, Backbone
 from .ciet import CIET
 from .heads import (
     QUERY_OBJECT_ROTATION,
@@ -168,7 +168,11 @@ class OccRobNetConfig:
         checks = [
             (self.pose_representation in ("3d", "2.5d"), "pose_representation: '3d' | '2.5d'"),
             (self.attention in ATTENTION_KINDS, f"attention: one of {ATTENTION_KINDS}"),
-            (self.backbone in RESNET_LAYOUTS, f"backbone: one of {sorted(RESNET_LAYOUTS)}"),
+            (self.backbone in BACKBONES, f"backbone: one of {list(BACKBONES)}"),
+            (
+                not (self.backbone in MEDIAPIPE_BODIES and self.normalize_input),
+                "a mediapipe_hand backbone takes [0, 1] input: normalize_input: false",
+            ),
             (set(self.fpn_levels) <= {1, 2, 3, 4} and self.fpn_levels, "fpn_levels: in 1..4"),
             (self.input_size % self.heatmap_size == 0, "input_size % heatmap_size must be 0"),
             (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),

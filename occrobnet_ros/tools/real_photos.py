@@ -164,6 +164,37 @@ def check(estimator, reference_model, photos: Path, draw: Path | None = None) ->
     return report
 
 
+@dataclass
+class ReferenceHand:
+    """A hand MediaPipe finds: 2D keypoints (px, our joint order) and world joints (m)."""
+
+    keypoints_2d: np.ndarray
+    world_joints: np.ndarray
+    presence: float
+
+
+class MediaPipeReference:
+    """MediaPipe's hand pipeline as the reference: palms on the whole photo, then the landmark
+    network on each palm's rotated square; hands whose presence is under 0.5 are dropped, as
+    MediaPipe drops them."""
+
+    def __init__(self, variant: str = "full") -> None:
+        from occrobnet_ros.inference.hand_detection import PRESENCE_THRESHOLD, HandDetector
+
+        self.detector = HandDetector(variant)
+        self.presence_threshold = PRESENCE_THRESHOLD
+
+    def __call__(self, rgb: np.ndarray) -> list[ReferenceHand]:
+        hands = []
+        for detection in self.detector.detect(rgb):
+            out = self.detector.landmarks(rgb, detection)
+            if out["presence"] >= self.presence_threshold:
+                hands.append(
+                    ReferenceHand(out["landmarks"][:, :2], out["world_landmarks"], out["presence"])
+                )
+        return hands
+
+
 def _draw(folder: Path, path: Path, rgb, prediction, K, references) -> None:
     import cv2
 
@@ -186,14 +217,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from occrobnet_ros.inference.estimator import Estimator
-    from occrobnet_ros.inference.hand_detection import MediaPipeHands
 
     photos = args.photos or default_photos()
     if not (photos / "hands").is_dir() or not (photos / "no_hands").is_dir():
         print(f"occrobnet real-photos: {photos} has no hands/ and no_hands/", file=sys.stderr)
         return 2
     estimator = Estimator(args.checkpoint, device=args.device, roi_tracking=False)
-    report = check(estimator, MediaPipeHands(), photos, args.draw)
+    report = check(estimator, MediaPipeReference(), photos, args.draw)
     summary = report.summary()
     for hand in report.hands:
         state = "found" if hand.found else "MISSED"

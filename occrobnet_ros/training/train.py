@@ -150,8 +150,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backbone-weights",
         metavar="FILE",
-        help="initialise the ResNet body from torchvision-layout ImageNet weights "
-        "(safetensors, or a state dict .pth read weights-only); README, 'ImageNet weights'",
+        help="initialise the backbone's body: torchvision-layout ImageNet weights for a ResNet "
+        "(safetensors, or a state dict .pth read weights-only; README, 'ImageNet weights'), "
+        "weights/mediapipe/hand_landmark_{full,lite}.safetensors for a mediapipe_hand body",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(
@@ -606,7 +607,7 @@ class Trainer:
         from occrobnet_ros.model import build_model, load_model
         from occrobnet_ros.model.checkpoint import (
             NEW_HEADS,
-            load_imagenet_backbone,
+            load_backbone_weights,
             load_state_parts,
             load_state_strict,
             read_safetensors,
@@ -635,7 +636,7 @@ class Trainer:
                 tensors = read_safetensors(args.init)[1]
                 load_state_strict(self.model, tensors, args.init, NEW_HEADS)
             if args.backbone_weights:
-                ignored = load_imagenet_backbone(self.model, args.backbone_weights)
+                ignored = load_backbone_weights(self.model, args.backbone_weights)
                 if self.dist.is_main:
                     print(f"backbone from {args.backbone_weights} (ignored: {ignored or 'none'})")
         self.model.to(self.device).train()
