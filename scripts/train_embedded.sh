@@ -9,6 +9,13 @@
 #                                           settings (the model card lists each stage's call);
 #                                           SCHEDULE_MINUTES=M: a wall-clock schedule of M
 #                                           minutes (--schedule-minutes) instead of STEPS
+#   scripts/train_embedded.sh real STAGE    the real-image checkpoint (issue 18) on this CPU, in
+#                                           the background (runs/embedded_real): STAGE "heads"
+#                                           puts the synthetic checkpoint's transformer and heads
+#                                           on MediaPipe's landmark body (frozen; a new FPN),
+#                                           STAGE "all" then fine-tunes everything, the body at
+#                                           0.1x; MINUTES (default 50) of wall-clock schedule;
+#                                           DATASET (default synthetic)
 #   scripts/train_embedded.sh resume N      continue that run (same code snapshot) with its
 #                                           schedule stretched to N steps
 #   scripts/train_embedded.sh export        copy its latest checkpoint to weights/ in float16 and
@@ -19,7 +26,7 @@
 # change a running job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=runs/embedded
+RUN=${RUN:-runs/embedded}
 WEIGHTS=weights/occrobnet_tiny_synthetic.safetensors
 BENCHMARK_FRAMES=${BENCHMARK_FRAMES:-500}
 export OMP_WAIT_POLICY=PASSIVE  # 2 shared cores: idle OpenMP threads must not spin
@@ -29,6 +36,36 @@ export)
     .venv/bin/python scripts/export_checkpoint.py "$RUN/checkpoint.safetensors" "$WEIGHTS"
     PYTHONPATH="$PWD" .venv/bin/python -m occrobnet_ros.evaluation.synthetic_benchmark --checkpoint "$WEIGHTS" \
         --count "$BENCHMARK_FRAMES" --threads 2 --json "$RUN/benchmark.json"
+    ;;
+real)
+    RUN=${RUN_REAL:-runs/embedded_real}
+    MINUTES=${MINUTES:-50}
+    AFTER_FPN=(ciet heatmap_head segmentation_head token_embedding transformer identity_head
+               pose_heads)
+    case "${2:-}" in
+    heads)
+        START=(--model config/model/occrobnet_mediapipe_cpu.yaml
+               --init weights/occrobnet_tiny_synthetic.safetensors --init-parts "${AFTER_FPN[@]}"
+               --backbone-weights weights/mediapipe/hand_landmark_full.safetensors
+               --train-only backbone.fpn "${AFTER_FPN[@]}" --backbone-lr-scale 1.0)
+        OUT="$RUN/heads" ;;
+    all)
+        START=(--init "$RUN/heads/checkpoint.safetensors" --backbone-lr-scale 0.1)
+        OUT="$RUN/all" ;;
+    *) echo "usage: scripts/train_embedded.sh real heads|all" ; exit 2 ;;
+    esac
+    mkdir -p "$OUT/code"
+    rm -rf "$OUT/code/occrobnet_ros"
+    cp -r occrobnet_ros "$OUT/code/"
+    export PYTHONPATH="$PWD/$OUT/code"
+    nohup .venv/bin/python -m occrobnet_ros.cli train "${START[@]}" \
+        --dataset "${DATASET:-synthetic}" --out "$OUT" --steps 1000000 \
+        --schedule-minutes "$MINUTES" --time-limit-minutes "$((MINUTES + 5))" \
+        --batch-size 16 --lr "${LR:-1e-4}" --warmup-steps 50 --final-lr-fraction 0.1 \
+        --gt-token-fraction 0 --empty-fraction 0.1 --data-start "${DATA_START:-400000}" \
+        --seed "${SEED:-2}" --workers 1 --threads 2 --checkpoint-minutes 5 \
+        --checkpoint-every 250 --val-every 250 --val-size 64 > "$OUT/train.log" 2>&1 &
+    echo "training in the background, pid $!; follow $OUT/train.log and $OUT/val.csv"
     ;;
 resume)
     export PYTHONPATH="$PWD/$RUN/code"
