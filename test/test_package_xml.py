@@ -19,6 +19,9 @@ PYTHON_KEYS = {
 }  # fmt: skip
 # Installed with pip (README, "Build on a ROS 2 install"): no rosdep key on every distro.
 PIP_ONLY = {"torch", "safetensors", "rosbags", "mcap", "mcap_ros2"}
+# The training and conversion lane's packages (requirements-training.txt): imported inside the
+# functions that need them, never by the node, so rosdep does not install them.
+TRAINING_ONLY = {"tflite": "tflite", "ai_edge_litert": "ai-edge-litert"}
 # Declared for the build or the generated messages, not imported by name.
 NOT_IMPORTED = {"rosidl_default_runtime", "rosidl_default_generators", "ament_cmake",
                 "ament_cmake_python", "ament_cmake_pytest", "python3-pytest"}  # fmt: skip
@@ -45,7 +48,18 @@ def declared_dependencies() -> set[str]:
 def test_every_import_is_declared_and_every_declaration_imported():
     imported = imported_modules()
     assert imported & set(PYTHON_KEYS), "the module scan found nothing: is it broken?"
-    needed = {PYTHON_KEYS.get(module, module) for module in imported - PIP_ONLY}
+    needed = {
+        PYTHON_KEYS.get(module, module) for module in imported - PIP_ONLY - set(TRAINING_ONLY)
+    }
     declared = declared_dependencies()
     assert sorted(needed - declared) == [], "imported but not in package.xml"
     assert sorted(declared - needed - NOT_IMPORTED) == [], "in package.xml but never imported"
+
+
+def test_training_only_modules_are_pinned_in_the_training_requirements():
+    pinned = {
+        line.split("==")[0].strip().lower()
+        for line in (REPO / "requirements-training.txt").read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+    assert sorted(set(TRAINING_ONLY.values()) - pinned) == []

@@ -10,7 +10,6 @@ Every failure raises ``CheckpointError``.
 
 import json
 import struct
-import zipfile
 from pathlib import Path
 
 import torch
@@ -203,9 +202,8 @@ def load_backbone_weights(model: OccRobNet, path: str | Path) -> list[str]:
 def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
     """Initialise the ResNet body from a torchvision ImageNet state dict.
 
-    The file is safetensors, or a PyTorch state dict (``.pth`` / ``.pt``, as torchvision's
-    ``resnet50-*.pth``), read with ``torch.load(weights_only=True)``: tensors only, never
-    pickled code. Accepts plain ResNet keys (``conv1.weight``, ``layer1.0.bn1.running_mean``,
+    The file is safetensors (README, 'ImageNet weights', says how to save torchvision's that
+    way; pickled ``.pth`` files are refused, as everywhere). Accepts plain ResNet keys (``conv1.weight``, ``layer1.0.bn1.running_mean``,
     ...) or the same under ``body.`` / ``backbone.body.``; the classifier (``fc.*``) is
     ignored. Returns the ignored keys. Every body tensor must be present with its shape.
     """
@@ -224,19 +222,8 @@ def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file or of a weights-only PyTorch state dict (a bare one, or
-    under ``state_dict`` / ``model`` as training scripts save them)."""
+    """Tensors of a safetensors file. Pickled state dicts (.pth) are refused like every pickle:
+    README, 'ImageNet weights', says how to save torchvision's weights as safetensors."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):  # torch.save writes zip archives (PyTorch >= 1.6)
-        return read_safetensors(path)[1]
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # unpickling refuses anything but tensors and containers
-        raise CheckpointError(f"{path}: not a weights-only PyTorch state dict: {error}") from None
-    for key in ("state_dict", "model"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            data = data[key]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise CheckpointError(f"{path}: not a state dict (a mapping of names to tensors)")
-    return data
+    return read_safetensors(path)[1]

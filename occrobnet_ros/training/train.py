@@ -151,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backbone-weights",
         metavar="FILE",
         help="initialise the backbone's body: torchvision-layout ImageNet weights for a ResNet "
-        "(safetensors, or a state dict .pth read weights-only; README, 'ImageNet weights'), "
+        "(safetensors; README, 'ImageNet weights'), "
         "weights/mediapipe/hand_landmark_{full,lite}.safetensors for a mediapipe_hand body",
     )
     length = parser.add_mutually_exclusive_group()
