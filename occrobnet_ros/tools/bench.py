@@ -348,7 +348,7 @@ def _random_checkpoint(config_path: Path, scratch: Path) -> Path:
 
 def read_config(path: Path):
     """OccRobNetConfig from YAML; without PyYAML (GPU hosts) from the shipped flat subset."""
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     try:
         import yaml  # noqa: F401

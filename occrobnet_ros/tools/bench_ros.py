@@ -169,7 +169,7 @@ def node_rate(args: argparse.Namespace) -> dict:
 
 def _random_tiny_cpu(scratch: Path) -> Path:
     from occrobnet_ros.model.checkpoint import save_random_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     config = OccRobNetConfig.from_yaml(model_config_path("occrobnet_tiny_cpu"))
     return save_random_model(config, scratch / "occrobnet_tiny_cpu.safetensors")

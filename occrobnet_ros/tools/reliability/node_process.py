@@ -96,7 +96,7 @@ def random_checkpoint(path: Path, config: Path | None = None) -> Path:
     """A randomly initialised occrobnet_tiny at 128 px: the real estimator runs it end to end
     (it detects nothing, and costs what the real model costs per frame)."""
     from occrobnet_ros.model.checkpoint import save_random_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     config = config or SOURCE / "config" / "model" / "occrobnet_tiny.yaml"
     model_config = OccRobNetConfig.from_yaml(config)
