@@ -10,6 +10,7 @@ ranked the same way (PARTS).
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,14 @@ def test_the_network_has_no_ros_and_the_node_no_network_internals():
         assert not any(m.split(".")[0] in ROS_MODULES for m in imports(path)), path
     for path in (PACKAGE / "ros").rglob("*.py"):
         assert not any(m.startswith(("occrobnet_ros.model", "torch")) for m in imports(path)), path
+
+
+def test_the_architecture_document_has_one_line_per_module():
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = re.findall(r"^\| `([\w/]+\.py)` \|", text, flags=re.MULTILINE)
+    modules = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert sorted(listed) == sorted(modules)

@@ -2,10 +2,10 @@
 
 Interface contract (other modules code against exactly this):
 
-``OccRobNetConfig`` (config.py): ``from_yaml(path)``, ``from_dict(d)``, ``to_dict()``; fields
-e.g. ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256), ``heatmap_size``
-(32), ``with_object``, ``ciet`` (bool), ``attention`` ("softmax" | "sigmoid" |
-"softmax_sigmoid"). ``build_model(config) -> OccRobNet``.
+``OccRobNetConfig`` (config.py): ``from_yaml(path)``, ``from_dict(d)``, ``to_dict()``; its
+fields include ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256),
+``heatmap_size`` (32), ``with_object``, ``ciet`` (bool), ``attention`` ("softmax" | "sigmoid"
+| "softmax_sigmoid"). ``build_model(config) -> OccRobNet``.
 
 ``model(images, intrinsics=None, root_depth=None, gt_tokens=None)``
   images: float [B, 3, H, W], RGB in [0, 1] (the model normalises with ImageNet statistics
@@ -32,7 +32,8 @@ e.g. ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256), ``heatmap_si
   (``token_xy`` [B, P, 2] px, ``token_valid`` [B, P], ``token_is_object`` [B, P]) and
   ``identity_logits`` [L_enc, B, P, C] (C = 44 with an object, else 43).
   In training mode the dict also has ``layers``: one such dict per decoder layer (deep
-  supervision), the last equal to the top-level entries.
+  supervision), the last equal to the top-level entries. The pose entries come from the
+  heads through postprocess.py ``decode_heads``.
 
   In the 2.5D representation, joints_3d is lifted with ``intrinsics`` [B, 3, 3] (the crop's)
   and ``root_depth`` [B, 2] (absolute wrist depths, m) when given, else with the config's
