@@ -8,7 +8,7 @@ from occrobnet_ros.bag.sources import SyntheticSource
 from occrobnet_ros.data.synthetic import SyntheticConfig
 from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.model.checkpoint import save_random_model
-from occrobnet_ros.model.occrobnet import OccRobNetConfig
+from occrobnet_ros.model.config import OccRobNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "weights" / "occrobnet_tiny_synthetic.safetensors"

@@ -102,7 +102,7 @@ def random_checkpoint(path) -> str:
     estimator runs it end to end (it detects nothing, which the tests rely on)."""
 
     from occrobnet_ros.model.checkpoint import save_random_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     config = OccRobNetConfig.from_yaml(REPO / "config" / "model" / "occrobnet_tiny.yaml")
     config.input_size, config.heatmap_size = 128, 16

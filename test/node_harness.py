@@ -1,8 +1,9 @@
 """Drive an occrobnet_pose node process from a test: a camera, listeners and service clients.
 
-The node runs as its own OS process (ros_process: own DDS domain, killed on exit); this side is
-an rclpy node in the test process that publishes frames and collects everything the node
-publishes, so a test reads like a user's session: publish, wait, look at the outputs.
+The node runs as its own OS process (ros/child_node.py ``running``, in the test's own DDS
+domain, killed on exit); this side is an rclpy node in the test process that publishes frames
+and collects everything the node publishes, so a test reads like a user's session: publish,
+wait, look at the outputs.
 """
 
 import contextlib
@@ -26,9 +27,10 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from occrobnet_ros.msg import HandObjectPose
+from occrobnet_ros.ros import child_node
 from occrobnet_ros.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
 
-from ros_process import REPO, ros_process
+from ros_process import REPO, isolated_ros_env
 
 HERE = Path(__file__).resolve().parent
 NODE = "/occrobnet_pose"
@@ -58,21 +60,10 @@ def real_estimator_available() -> bool:
 
 def node_command(parameters: dict, fake: bool) -> list[str]:
     """The node's command line: config/pose.yaml, then ``parameters`` as ``-p`` overrides."""
-    program = (
-        [str(HERE / "node_with_fake_estimator.py")] if fake else ["-m", "occrobnet_ros.ros.node"]
+    program = [str(HERE / "node_with_fake_estimator.py")] if fake else child_node.NODE_MODULE
+    return child_node.node_command(
+        parameters, params_file=REPO / "config" / "pose.yaml", program=program
     )
-    args = ["--ros-args", "--params-file", str(REPO / "config" / "pose.yaml")]
-    for name, value in parameters.items():
-        args += ["-p", f"{name}:={_yaml(value)}"]
-    return [*program, *args]
-
-
-def _yaml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(str(float(v)) for v in value) + "]"
-    return str(value)
 
 
 def rgb_frame(seed: int = 0, fill: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -281,12 +272,8 @@ def running_node(tmp_path: Path, parameters: dict | None = None, fake: bool = Tr
     rclpy.init()
     node = rclpy.create_node("node_test_driver")
     try:
-        with (
-            log.open("w") as out,
-            ros_process(
-                node_command(parameters or {}, fake), env=env, stdout=out, cwd=HERE
-            ) as process,
-        ):
+        command = node_command(parameters or {}, fake)
+        with child_node.running(command, env or isolated_ros_env(), log, cwd=HERE) as process:
             yield Session(node, process, log)
     finally:
         node.destroy_node()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from occrobnet_ros.ros.child_node import stop_process_group
+from occrobnet_ros.ros.child_node import running
 
 REPO = Path(__file__).resolve().parents[1]
 FASTDDS_PROFILE = REPO / "config" / "fastdds_shm.xml"
@@ -24,7 +24,6 @@ def isolated_ros_env(extra: dict | None = None) -> dict:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["RMW_IMPLEMENTATION"] = "rmw_fastrtps_cpp"
     env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(FASTDDS_PROFILE)
-    env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
 
@@ -37,17 +36,8 @@ def isolated_domain_id() -> int:
 
 @contextlib.contextmanager
 def ros_process(args: list[str], env: dict | None = None, **popen_kwargs):
-    """Start `python args...` in its own process group; kill the group on exit."""
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        env=env or isolated_ros_env(),
-        start_new_session=True,
-        stdout=popen_kwargs.pop("stdout", subprocess.PIPE),
-        stderr=popen_kwargs.pop("stderr", subprocess.STDOUT),
-        text=True,
-        **popen_kwargs,
-    )
-    try:
-        yield proc
-    finally:
-        stop_process_group(proc)
+    """`python args...` (ros/child_node.py ``running``), its output piped unless redirected."""
+    popen_kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, **popen_kwargs}
+    command = [sys.executable, *args]
+    with running(command, env or isolated_ros_env(), text=True, **popen_kwargs) as process:
+        yield process

@@ -5,11 +5,15 @@
 
 A module may import its own layer or a lower one, never a higher one, and no chain of imports
 (lazy ones inside functions included) leads back to where it started. The network stays free of
-ROS, and the node free of the network's internals.
+ROS, and the node free of the network's internals. Inside data/ and inference/ the parts are
+ranked the same way (PARTS).
 """
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "occrobnet_ros"
@@ -23,11 +27,14 @@ LAYERS = [
     {"tools", "cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
-# Inside data/: the Sample type; the two sources of frames, which know nothing of each other
-# (real datasets and the generator); what turns frames into training examples. Parts of one
-# rank do not import each other.
-DATA_LAYERS = [{"sample"}, {"readers", "synthetic"}, {"targets"}, {"augment"}, {"dataset"}]
-DATA_RANK = {name: rank for rank, names in enumerate(DATA_LAYERS) for name in names}
+# Inside a layer's package, its parts are ranked the same way; parts of one rank do not import
+# each other. data/: the Sample type; the two sources of frames (real datasets, the generator),
+# which know nothing of each other; what turns frames into training examples. inference/: the
+# stages of a frame, then the estimator that runs them in order.
+PARTS = {
+    "data": [{"sample"}, {"readers", "synthetic"}, {"targets"}, {"augment"}, {"dataset"}],
+    "inference": [{"preprocess", "decode", "smoothing", "tracking"}, {"estimator"}],
+}
 ROS_MODULES = ("rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "tf2_msgs", "launch")
 
 
@@ -90,18 +97,22 @@ def test_imports_go_down_the_layers():
     assert upward == []
 
 
-def test_inside_data_the_readers_and_the_generator_stand_apart():
-    def part(module: str) -> str:
-        return module.split(".")[2]
+@pytest.mark.parametrize("package", sorted(PARTS))
+def test_inside_a_package_imports_go_down_its_parts(package):
+    rank = {name: r for r, names in enumerate(PARTS[package]) for name in names}
+    prefix = f"occrobnet_ros.{package}."
 
-    data = {m: ts for m, ts in graph().items() if m.startswith("occrobnet_ros.data.")}
-    assert {part(m) for m in data} <= set(DATA_RANK)
+    def part(module: str) -> str:
+        return module.removeprefix(prefix).split(".")[0]
+
+    inside = {m: ts for m, ts in graph().items() if m.startswith(prefix)}
+    assert {part(m) for m in inside} <= set(rank)
     crossing = [
         f"{source} -> {target}"
-        for source, targets in data.items()
+        for source, targets in inside.items()
         for target in targets
-        if target.startswith("occrobnet_ros.data.") and part(target) != part(source)
-        if DATA_RANK[part(target)] >= DATA_RANK[part(source)]
+        if target.startswith(prefix) and part(target) != part(source)
+        if rank[part(target)] >= rank[part(source)]
     ]  # fmt: skip
     assert crossing == []
 
@@ -146,3 +157,14 @@ def test_the_network_has_no_ros_and_the_node_no_network_internals():
         assert not any(m.split(".")[0] in ROS_MODULES for m in imports(path)), path
     for path in (PACKAGE / "ros").rglob("*.py"):
         assert not any(m.startswith(("occrobnet_ros.model", "torch")) for m in imports(path)), path
+
+
+def test_the_architecture_document_has_one_line_per_module():
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = re.findall(r"^\| `([\w/]+\.py)` \|", text, flags=re.MULTILINE)
+    modules = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert sorted(listed) == sorted(modules)

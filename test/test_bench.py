@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from occrobnet_ros import cli
 from occrobnet_ros.resources import model_config_path
@@ -77,13 +76,6 @@ def test_summary_uses_nearest_rank_percentiles():
     assert stats["median"] == 50.5 and stats["p95"] == 95.0
     assert (stats["min"], stats["max"], stats["n"]) == (1.0, 100.0, 100)
     assert timing.summary([3.0])["p95"] == 3.0
-
-
-@pytest.mark.parametrize("name", ["occrobnet_r50", "occrobnet_tiny", "occrobnet_tiny_cpu"])
-def test_configs_read_without_pyyaml_as_with_it(name):
-    """The GPU host may lack PyYAML: the fallback reader must agree on the shipped configs."""
-    path = model_config_path(name)
-    assert bench._flat_yaml(path.read_text()) == yaml.safe_load(path.read_text())
 
 
 def test_gpu_suite_without_cuda_says_so(tmp_path, monkeypatch):

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from occrobnet_ros import crop_policy, geometry
-from occrobnet_ros.inference.estimator import Estimator, EstimatorError, _decode
+from occrobnet_ros.inference.decode import decode_prediction
+from occrobnet_ros.inference.estimator import Estimator, EstimatorError
 from occrobnet_ros.inference.smoothing import OneEuroFilter
 from occrobnet_ros.model.checkpoint import CheckpointError, save_random_model
-from occrobnet_ros.model.occrobnet import OccRobNetConfig
+from occrobnet_ros.model.config import OccRobNetConfig
 from occrobnet_ros.prediction import box_corners
 from occrobnet_ros.skeleton import NUM_JOINTS
 
@@ -63,7 +64,7 @@ def test_decode_recovers_metric_poses_in_the_camera_frame():
     transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
     outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
 
-    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
+    prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
 
     assert prediction.right_hand.detected and prediction.left_hand.detected
     np.testing.assert_allclose(prediction.right_hand.joints, right_abs, atol=1e-9)
@@ -96,9 +97,9 @@ def test_a_distorted_raw_image_gives_the_3d_of_the_rectified_one():
     bent = np.abs(raw["joints_2d"] - rectified["joints_2d"]).max() / transform[0, 0]
     assert bent > 10.0  # px in the image: the lens matters here
 
-    from_rectified = _decode(rectified, 0, transform, K, None, 0.5, 0.5)
-    from_raw = _decode(raw, 0, transform, K, lens, 0.5, 0.5)
-    ignoring_lens = _decode(raw, 0, transform, K, None, 0.5, 0.5)
+    from_rectified = decode_prediction(rectified, 0, transform, K, None, 0.5, 0.5)
+    from_raw = decode_prediction(raw, 0, transform, K, lens, 0.5, 0.5)
+    ignoring_lens = decode_prediction(raw, 0, transform, K, None, 0.5, 0.5)
 
     for hand in ("right_hand", "left_hand"):
         rect_joints = getattr(from_rectified, hand).joints
@@ -119,7 +120,7 @@ def test_decode_applies_presence_thresholds():
     outputs["hand_presence"] = np.array([[2.0, -2.0]])  # p = 0.88, 0.12
     outputs["object_presence"] = np.array([-1.0])  # p = 0.27
 
-    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
+    prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
 
     assert prediction.right_hand.detected and prediction.right_hand.confidence == pytest.approx(
         0.8808, abs=1e-4
@@ -164,7 +165,7 @@ def test_a_flat_frame_reports_nothing(random_checkpoint, monkeypatch):
     def always_an_object(*args):
         return Prediction(object=ObjectEstimate(detected=True, confidence=0.99))
 
-    monkeypatch.setattr(estimator_module, "_decode", always_an_object)
+    monkeypatch.setattr(estimator_module, "decode_prediction", always_an_object)
     estimator = Estimator(random_checkpoint, device="cpu")
     rng = np.random.default_rng(5)
     textured = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
@@ -271,7 +272,7 @@ def test_confident_heatmap_peaks_replace_the_2d_head():
     outputs["joint_peaks"] = true_uv
     outputs["joint_confidence"][0, 15:NUM_JOINTS] = 0.05  # flat maps: the head's 2D is kept
 
-    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
+    prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
 
     uv = prediction.right_hand.keypoints_2d
     image_uv = geometry.project(right_abs, K)
@@ -282,7 +283,7 @@ def test_confident_heatmap_peaks_replace_the_2d_head():
 
 
 def test_joint_peaks_find_each_maximum_within_a_quarter_cell():
-    from occrobnet_ros.model.tokens import joint_peaks
+    from occrobnet_ros.model.postprocess import joint_peaks
 
     grid = torch.arange(16.0)
     centres = torch.tensor([[3.3, 7.8], [12.6, 1.2]])  # heatmap cells (x, y)
@@ -309,11 +310,11 @@ def test_object_is_placed_from_the_wrist_and_the_relative_translation():
     outputs["object_corners_2d"] = outputs["object_corners_2d"] + 40.0
     expected = R @ obj[2] + obj[1]
 
-    prediction = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
+    prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
     assert prediction.right_hand.detected
     np.testing.assert_allclose(prediction.object.translation, expected, atol=1e-9)
 
     outputs["hand_presence"] = np.array([[-5.0, -5.0]])  # no hand: the corner solve
-    alone = _decode(outputs, 0, transform, K, None, 0.5, 0.5)
+    alone = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
     assert alone.object.detected
     assert np.linalg.norm(alone.object.translation - expected) > 0.01

@@ -7,15 +7,13 @@ import pytest
 import torch
 
 from occrobnet_ros import crop_policy
-from occrobnet_ros.inference import estimator
-from occrobnet_ros.inference.estimator import (
-    Estimator,
-    EstimatorError,
-    fold_batchnorm,
-    warp_on_device,
-)
+from occrobnet_ros.inference import preprocess
+from occrobnet_ros.inference.estimator import Estimator, EstimatorError
+from occrobnet_ros.inference.preprocess import fold_batchnorm, warp_on_device
+from occrobnet_ros.model import postprocess
 from occrobnet_ros.model.checkpoint import save_random_model
-from occrobnet_ros.model.occrobnet import OccRobNetConfig, build_model
+from occrobnet_ros.model.config import OccRobNetConfig
+from occrobnet_ros.model.occrobnet import build_model
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
 
@@ -92,7 +90,7 @@ def test_outputs_match_the_network_run_directly(checkpoint):
     outputs = model._forward(batch, None)
     with torch.inference_mode():
         raw = model.model(batch)
-    for key in estimator.HOST_OUTPUTS:
+    for key in postprocess.HOST_OUTPUTS:
         np.testing.assert_array_equal(outputs[key], raw[key].numpy(), err_msg=key)
     peaks = raw["heatmaps"].amax(dim=(2, 3)).clamp(0, 1).numpy()
     np.testing.assert_array_equal(outputs["joint_confidence"], peaks)
@@ -102,7 +100,7 @@ def test_warp_option_is_checked_and_falls_back_without_opencv(checkpoint, monkey
     with pytest.raises(EstimatorError, match="warp"):
         Estimator(checkpoint, device="cpu", warp="nearest")
     assert Estimator(checkpoint, device="cpu").warp == "cv2"  # measured faster on CPUs
-    monkeypatch.setattr(estimator, "cv2", None)
+    monkeypatch.setattr(preprocess, "cv2", None)
     assert Estimator(checkpoint, device="cpu").warp == "torch"
     assert Estimator(checkpoint, device="cpu", warp="cv2").warp == "torch"
 

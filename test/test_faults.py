@@ -36,7 +36,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from occrobnet_ros.inference.estimator import Estimator
 from occrobnet_ros.model.checkpoint import CONFIG_KEY, read_safetensors
-from occrobnet_ros.model.occrobnet import OccRobNetConfig
+from occrobnet_ros.model.config import OccRobNetConfig
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 from occrobnet_ros.ros.node import PoseNode

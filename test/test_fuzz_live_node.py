@@ -1,14 +1,13 @@
 """Hostile camera messages to a live node process (fake estimator): the node survives, still
 answers a good frame, and its /diagnostics counters account for every image it received."""
 
-import sys
-
 import pytest
 import rclpy
 from node_harness import node_command
 
+from occrobnet_ros.ros.child_node import running
 from occrobnet_ros.tools.reliability.fuzz import fuzz_live_node
-from occrobnet_ros.tools.reliability.node_process import Camera, start_node
+from occrobnet_ros.tools.reliability.node_process import Camera
 
 from ros_process import isolated_ros_env
 
@@ -20,8 +19,8 @@ def test_a_live_node_survives_hostile_frames_and_counts_every_one(tmp_path, kind
     parameters = {"diagnostics_period": 0.25, "use_compressed": kind == "compressed"}
     rclpy.init()
     try:
-        command = [sys.executable, *node_command(parameters, fake=True)]
-        with start_node(command, tmp_path / "node.log", isolated_ros_env()) as process:
+        command = node_command(parameters, fake=True)
+        with running(command, isolated_ros_env(), tmp_path / "node.log") as process:
             camera = Camera()
             try:
                 report = fuzz_live_node(camera, process, MESSAGES, kind=kind, seed=1)

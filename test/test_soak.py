@@ -2,8 +2,6 @@
 frame it received is accounted for, and RSS and latency are measured (the 10-minute run and
 its figures: docs/reliability.md)."""
 
-import sys
-
 import rclpy
 from node_harness import node_command
 
@@ -18,7 +16,7 @@ def test_a_short_soak_accounts_for_every_frame_and_measures_memory(tmp_path):
     rclpy.init()
     try:
         report = soak(
-            [sys.executable, *node_command({"diagnostics_period": 0.5}, fake=True)],
+            node_command({"diagnostics_period": 0.5}, fake=True),
             RATE,
             DURATION,
             log=tmp_path / "node.log",

@@ -1,9 +1,9 @@
 """Track ids over a stream (inference/tracking.py) and handedness from token identities
-(inference/identity.py): pure numpy, no model."""
+(inference/decode.py): pure numpy, no model."""
 
 import numpy as np
 
-from occrobnet_ros.inference.identity import NO_EVIDENCE, slot_handedness
+from occrobnet_ros.inference.decode import NO_EVIDENCE, slot_handedness
 from occrobnet_ros.inference.tracking import TrackIds
 from occrobnet_ros.prediction import HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import NUM_JOINTS

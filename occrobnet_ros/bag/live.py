@@ -17,7 +17,7 @@ The node is started as a subprocess (``python -m occrobnet_ros.ros.node``) unles
 says one is running already (``node_command=None``).
 """
 
-import os
+import contextlib
 import subprocess
 import threading
 import time
@@ -41,7 +41,6 @@ from occrobnet_ros.bag.replay import COMPRESSED_TYPE, Topics, prefetch
 from occrobnet_ros.bag.report import percentiles_ms
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.ros import child_node
-from occrobnet_ros.ros.child_node import stop_process_group
 from occrobnet_ros.ros.stamp_sync import stamp_to_nanoseconds
 
 NODE_NAME = "occrobnet_pose"
@@ -105,32 +104,32 @@ def node_command(
     remaps = {image_input: topics.image, "hand_object_pose": output_topic}
     if topics.camera_info is not None:
         remaps["camera_info"] = topics.camera_info
-    params = ["--params-file", str(params_file)] if params_file is not None else []
-    return child_node.node_command(parameters, remaps, extra=[*params, *extra])
+    return child_node.node_command(parameters, remaps, params_file=params_file, extra=extra)
 
 
 def replay_live(bags: list[tuple[Path, Topics]], options: LiveOptions) -> LiveResult:
     """Play ``bags`` one after another into the node and record its outputs."""
     if len({topics for _, topics in bags}) > 1:
         raise BagError("--live needs the same image and CameraInfo topics in every bag")
-    process = None
-    if options.node_command:
-        process = _start_node(options.node_command, options.node_log)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    player = None
-    try:
-        player = _Player(context, bags[0][1], options)
-        player.wait_for_node(process)
-        for path, topics in bags:
-            player.play(path, topics)
-        return player.result
-    finally:
-        if player is not None:
-            player.destroy()
-        rclpy.try_shutdown(context=context)
-        if process is not None:
-            stop_process_group(process)
+    node = (
+        child_node.running(options.node_command, log=options.node_log)
+        if options.node_command
+        else contextlib.nullcontext()
+    )
+    with node as process:
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        player = None
+        try:
+            player = _Player(context, bags[0][1], options)
+            player.wait_for_node(process)
+            for path, topics in bags:
+                player.play(path, topics)
+            return player.result
+        finally:
+            if player is not None:
+                player.destroy()
+            rclpy.try_shutdown(context=context)
 
 
 class _Player:
@@ -306,22 +305,6 @@ class _Player:
             if self.options.node_name in status.name:
                 self.result.node_diagnostics = {kv.key: kv.value for kv in status.values}
                 self._diagnostics_count += 1
-
-
-# --- the node process
-
-
-def _start_node(command: list[str], log: Path) -> subprocess.Popen:
-    """The node in its own process group, its output in ``log`` (a pipe could fill up)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as stream:
-        return subprocess.Popen(
-            command,
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
 
 
 def summary(result: LiveResult) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) for jittery pose estimates.
+"""The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) for jittery pose estimates, and
+the smoothing of a stream's predictions with it (for teleoperation).
 
 A first-order low-pass filter whose cutoff frequency rises with the signal's speed: still
 hands are smoothed strongly (no jitter), fast motions pass with little lag. Works on arrays of
@@ -8,6 +9,9 @@ any shape; each element is filtered independently with the same parameters.
 import math
 
 import numpy as np
+
+from occrobnet_ros import geometry
+from occrobnet_ros.prediction import Prediction
 
 
 def _alpha(cutoff_hz: float, dt: float) -> float:
@@ -53,3 +57,36 @@ class OneEuroFilter:
         self._value = a * value + (1.0 - a) * self._value
         self._time = t
         return self._value.copy()
+
+
+class PredictionSmoother:
+    """One-Euro filters over a stream's predictions, in place: each hand's joints, the
+    object's translation and rotation. A part that is not detected restarts its filter."""
+
+    def __init__(self, min_cutoff: float, beta: float) -> None:
+        self.right = OneEuroFilter(min_cutoff, beta)
+        self.left = OneEuroFilter(min_cutoff, beta)
+        self.translation = OneEuroFilter(min_cutoff, beta)
+        self.rotation = OneEuroFilter(min_cutoff, beta)  # unit quaternions
+
+    def __call__(self, prediction: Prediction, t: float) -> None:
+        for hand, joints_filter in (
+            (prediction.right_hand, self.right),
+            (prediction.left_hand, self.left),
+        ):
+            if hand.detected:
+                hand.joints = joints_filter.filter(hand.joints, t)
+            else:
+                joints_filter.reset()
+        obj = prediction.object
+        if not obj.detected:
+            self.translation.reset()
+            self.rotation.reset()
+            return
+        obj.translation = self.translation.filter(obj.translation, t)
+        quaternion = geometry.matrix_to_quaternion(obj.rotation)
+        previous = self.rotation._value
+        if previous is not None and np.dot(previous, quaternion) < 0:
+            quaternion = -quaternion  # q and -q are one rotation: filter the nearer one
+        quaternion = self.rotation.filter(quaternion, t)
+        obj.rotation = geometry.quaternion_to_matrix(quaternion / np.linalg.norm(quaternion))

@@ -2,15 +2,16 @@
 
 Importing this package imports torch. The public API:
 
-- ``OccRobNetConfig``, ``build_model(config)``, ``OccRobNet`` (see occrobnet.py for the
-  input/output contract)
+- ``OccRobNetConfig`` (config.py), ``build_model(config)``, ``OccRobNet`` (see occrobnet.py
+  for the input/output contract)
 - ``compute_losses(outputs, targets, config)`` (see losses.py for the targets)
 - ``save_model(model, path)``, ``load_model(path) -> (model, config)``, ``CheckpointError``
 """
 
 from .checkpoint import CheckpointError, load_imagenet_backbone, load_model, save_model
+from .config import LossWeights, OccRobNetConfig
 from .losses import compute_losses, render_heatmaps
-from .occrobnet import LossWeights, OccRobNet, OccRobNetConfig, build_model
+from .occrobnet import OccRobNet, build_model
 
 __all__ = [
     "CheckpointError",

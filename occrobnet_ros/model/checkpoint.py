@@ -8,7 +8,9 @@ zip or raw pickle) are refused, because unpickling an untrusted file executes ar
 Every failure raises ``CheckpointError``.
 """
 
+import hashlib
 import json
+import stat
 import struct
 from pathlib import Path
 
@@ -16,9 +18,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .backbone import ResNet
-from .occrobnet import OccRobNet, OccRobNetConfig, build_model
+from occrobnet_ros.resources import shipped_file, shipped_file_candidates
 
+from .backbone import ResNet
+from .config import OccRobNetConfig
+from .occrobnet import OccRobNet, build_model
+
+DEFAULT_CHECKPOINT_NAME = "occrobnet_tiny_synthetic.safetensors"
 CONFIG_KEY = "occrobnet_config"
 FORMAT_KEY = "format"
 FORMAT = "occrobnet-safetensors-1"
@@ -30,6 +36,50 @@ SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be (safely) loaded; the message says why."""
+
+
+def default_checkpoint() -> Path:
+    """The embedded checkpoint: in the installed share/ directory, else in the source tree."""
+    path = shipped_file("weights", DEFAULT_CHECKPOINT_NAME)
+    if path is None:
+        searched = ", ".join(
+            str(c) for c in shipped_file_candidates("weights", DEFAULT_CHECKPOINT_NAME)
+        )
+        raise CheckpointError(f"the embedded checkpoint is not at any of: {searched}")
+    return path
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse a path that is not an existing regular ``.safetensors`` file, before opening it.
+
+    Checked on the path's kind, not by trying to read it: opening a FIFO blocks until someone
+    writes to it, which would hang the node's configure (and its executor) for good.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot use it as a checkpoint: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{path}: refused: a directory, not a .safetensors file")
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(
+            f"{path}: refused: not a regular file (a device, FIFO or socket); "
+            "a checkpoint is a .safetensors file"
+        )
+    if path.suffix.lower() != ".safetensors":
+        raise CheckpointError(
+            f"{path}: refused: a checkpoint must be a .safetensors file (pickle-based "
+            ".pt/.pth/.ckpt files can execute arbitrary code when loaded)"
+        )
+
+
+def checkpoint_version(path: Path) -> str:
+    """``<file name>@<first 12 hex digits of its SHA-256>``: which weights answered."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"{path.name}@{digest.hexdigest()[:12]}"
 
 
 def save_model(
@@ -203,8 +253,8 @@ def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
     """Initialise the ResNet body from a torchvision ImageNet state dict.
 
     The file is safetensors (README, 'ImageNet weights', says how to save torchvision's that
-    way; pickled ``.pth`` files are refused, as everywhere). Accepts plain ResNet keys (``conv1.weight``, ``layer1.0.bn1.running_mean``,
-    ...) or the same under ``body.`` / ``backbone.body.``; the classifier (``fc.*``) is
+    way; pickled ``.pth`` files are refused, as everywhere). Accepts plain ResNet keys
+    (``conv1.weight``, ``layer1.0.bn1.running_mean``, ...) or the same under ``body.`` / ``backbone.body.``; the classifier (``fc.*``) is
     ignored. Returns the ignored keys. Every body tensor must be present with its shape.
     """
     tensors = _read_state_dict(Path(path))

@@ -194,21 +194,3 @@ def to_bins(values: torch.Tensor, low: float, high: float, bins: int) -> torch.T
 def from_bins(coordinate: torch.Tensor, low: float, high: float, bins: int) -> torch.Tensor:
     """Inverse of :func:`to_bins`."""
     return (coordinate + 0.5) / bins * (high - low) + low
-
-
-def lift_2p5d(
-    joints_2p5d: torch.Tensor, intrinsics: torch.Tensor, root_depth: torch.Tensor
-) -> torch.Tensor:
-    """Back-project (u, v, wrist-relative depth) [B, 42, 3] to wrist-relative 3D joints.
-
-    ``intrinsics`` [B, 3, 3] are the crop's pinhole intrinsics and ``root_depth`` [B, 2] the
-    absolute wrist depths (right, left) in metres, as KT/InterNet use RootNet's or the GT's.
-    """
-    depth = joints_2p5d[..., 2].unflatten(-1, (NUM_HANDS, NUM_JOINTS)) + root_depth[..., None]
-    depth = depth.flatten(-2)
-    fx, fy = intrinsics[:, 0, 0, None], intrinsics[:, 1, 1, None]
-    cx, cy = intrinsics[:, 0, 2, None], intrinsics[:, 1, 2, None]
-    x = (joints_2p5d[..., 0] - cx) * depth / fx
-    y = (joints_2p5d[..., 1] - cy) * depth / fy
-    camera = torch.stack((x, y, depth), dim=-1).unflatten(-2, (NUM_HANDS, NUM_JOINTS))
-    return (camera - camera[..., :1, :]).flatten(-3, -2)

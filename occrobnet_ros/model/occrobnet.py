@@ -2,10 +2,10 @@
 
 Interface contract (other modules code against exactly this):
 
-``OccRobNetConfig`` (dataclass): ``from_yaml(path)``, ``from_dict(d)``, ``to_dict()``; fields
-below, e.g. ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256), ``heatmap_size``
-(32), ``with_object``, ``ciet`` (bool), ``attention`` ("softmax" | "sigmoid" |
-"softmax_sigmoid"). ``build_model(config) -> OccRobNet``.
+``OccRobNetConfig`` (config.py): ``from_yaml(path)``, ``from_dict(d)``, ``to_dict()``; its
+fields include ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256),
+``heatmap_size`` (32), ``with_object``, ``ciet`` (bool), ``attention`` ("softmax" | "sigmoid"
+| "softmax_sigmoid"). ``build_model(config) -> OccRobNet``.
 
 ``model(images, intrinsics=None, root_depth=None, gt_tokens=None)``
   images: float [B, 3, H, W], RGB in [0, 1] (the model normalises with ImageNet statistics
@@ -32,7 +32,8 @@ below, e.g. ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256), ``hea
   (``token_xy`` [B, P, 2] px, ``token_valid`` [B, P], ``token_is_object`` [B, P]) and
   ``identity_logits`` [L_enc, B, P, C] (C = 44 with an object, else 43).
   In training mode the dict also has ``layers``: one such dict per decoder layer (deep
-  supervision), the last equal to the top-level entries.
+  supervision), the last equal to the top-level entries. The pose entries come from the
+  heads through postprocess.py ``decode_heads``.
 
   In the 2.5D representation, joints_3d is lifted with ``intrinsics`` [B, 3, 3] (the crop's)
   and ``root_depth`` [B, 2] (absolute wrist depths, m) when given, else with the config's
@@ -54,170 +55,22 @@ Where the paper is silent we follow Keypoint Transformer (KT); where we depart f
 - ImageNet normalisation inside the model, so callers pass [0, 1] (KT divides by 255 only).
 """
 
-import dataclasses
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
-
 from . import tokens as tok
-from .attention import ATTENTION_KINDS
-from .backbone import BACKBONES, MEDIAPIPE_BODIES, Backbone
+from .backbone import Backbone
 from .ciet import CIET
-from .heads import (
-    QUERY_OBJECT_ROTATION,
-    IdentityHead,
-    MapHead,
-    PoseHeads,
-    bones_to_joints,
-    box_corners,
-    from_bins,
-    lift_2p5d,
-)
+from .config import NUM_JOINT_CLASSES, OccRobNetConfig
+from .heads import QUERY_OBJECT_ROTATION, IdentityHead, MapHead, PoseHeads
+from .postprocess import decode_heads
 from .transformer import Transformer, decoder_query_groups, query_mask_from_groups
 
-NUM_JOINT_CLASSES = NUM_HANDS * NUM_JOINTS  # identity classes 1..42; 0 is background
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclasses.dataclass
-class LossWeights:
-    """Multipliers of the loss terms (Eq. 8); defaults are Keypoint Transformer's."""
-
-    heatmap: float = 0.01  # on 0-255 maps, KT hm_weight
-    segmentation: float = 0.001  # on 0-255 maps, KT obj_hm_weight
-    identity: float = 1.0  # KT cls_weight
-    bone: float = 1.0  # mm, KT joint_vec_weight
-    joint_3d: float = 0.1  # mm, KT joint_weight
-    joint_2d: float = 0.01  # 128-px units, KT joint_2d_weight
-    joint_2p5d: float = 1000.0  # KT joint_2p5d_weight
-    rel_root: float = 100.0  # m, KT rel_trans_weight
-    object_corner: float = 0.1  # mm, KT obj_corner_weight
-    object_translation: float = 100.0  # m, KT obj_trans_weight
-    # Ours (KT has no presence outputs, or trains its hand type with weight 0, and no box or
-    # 2D corner heads): presence and box size are needed by the node.
-    hand_presence: float = 1.0
-    object_presence: float = 1.0
-    object_box: float = 0.1  # mm, like the corners
-    object_corner_2d: float = 0.01  # 128-px units, like the joints
-    joint_visibility: float = 1.0  # binary cross-entropy per joint (with visibility_head)
-
-
-@dataclasses.dataclass
-class OccRobNetConfig:
-    """Everything that defines an OccRobNet; stored in every checkpoint's metadata."""
-
-    name: str = "occrobnet_r50"
-    # Input and output layout.
-    input_size: int = 256
-    heatmap_size: int = 32
-    heatmap_sigma: float = 1.0  # heatmap cells, for targets rendered by the loss
-    pose_representation: str = "3d"  # "3d" (bone vectors, HO-3D/H2O-3D) | "2.5d" (InterHand)
-    with_object: bool = True
-    # Per-joint visibility (not occluded) from each joint query. False in the configs of
-    # checkpoints from before it existed, so they still load exactly.
-    visibility_head: bool = False
-    normalize_input: bool = True
-    # Backbone.
-    backbone: str = "resnet50"
-    fpn_channels: int = 256
-    fpn_levels: tuple[int, ...] = (1, 2, 3, 4)  # ResNet stages feeding the FPN
-    freeze_backbone_bn: bool = True  # KT trains no BN scale/shift in the ResNet
-    # CIET (ablation switch of Table III).
-    ciet: bool = True
-    ciet_kernel: int = 3
-    ciet_share_planes: int = 8
-    # Tokens.
-    num_keypoint_tokens: int = 80
-    num_object_tokens: int = 20
-    peak_threshold: float = 0.2
-    object_threshold: float = 0.5
-    pos_dim: int = 32
-    # Transformer (attention: ablation switch of Table III).
-    attention: str = "softmax_sigmoid"
-    hidden_dim: int = 256
-    num_heads: int = 8
-    ffn_dim: int = 2048
-    dropout: float = 0.1
-    enc_layers: int = 6
-    dec_layers: int = 6
-    decoder_query_mask: bool = True
-    # 2.5D representation (KT '2p5D').
-    bins_2p5d: int = 128
-    depth_range_2p5d: float = 0.3  # metres spanned by the parent-relative depth bins
-    nominal_focal: float = 512.0  # crop pixels, used to lift 2.5D without intrinsics
-    nominal_root_depth: float = 0.6  # metres, likewise
-    # Identity labels: gamma in KT's 128-px heatmap units (3 px = 6 px of a 256 input).
-    identity_gamma: float = 3.0
-    loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.loss_weights, dict):
-            self.loss_weights = LossWeights(**self.loss_weights)
-        self.fpn_levels = tuple(int(level) for level in self.fpn_levels)
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ValueError on an inconsistent configuration."""
-        checks = [
-            (self.pose_representation in ("3d", "2.5d"), "pose_representation: '3d' | '2.5d'"),
-            (self.attention in ATTENTION_KINDS, f"attention: one of {ATTENTION_KINDS}"),
-            (self.backbone in BACKBONES, f"backbone: one of {list(BACKBONES)}"),
-            (
-                not (self.backbone in MEDIAPIPE_BODIES and self.normalize_input),
-                "a mediapipe_hand backbone takes [0, 1] input: normalize_input: false",
-            ),
-            (set(self.fpn_levels) <= {1, 2, 3, 4} and self.fpn_levels, "fpn_levels: in 1..4"),
-            (self.input_size % self.heatmap_size == 0, "input_size % heatmap_size must be 0"),
-            (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),
-            (0 < self.pos_dim < self.hidden_dim and self.pos_dim % 4 == 0, "pos_dim"),
-            (self.enc_layers >= 1 and self.dec_layers >= 1, "at least one layer each"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"invalid OccRobNetConfig: {message}")
-
-    @property
-    def identity_radius(self) -> float:
-        """gamma in input pixels (6.0 for a 256-px input)."""
-        return self.identity_gamma * self.input_size / 128.0
-
-    @property
-    def num_classes(self) -> int:
-        return 1 + NUM_JOINT_CLASSES + (1 if self.with_object else 0)
-
-    @property
-    def num_tokens(self) -> int:
-        return self.num_keypoint_tokens + (self.num_object_tokens if self.with_object else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["fpn_levels"] = list(self.fpn_levels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OccRobNetConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown OccRobNetConfig fields: {unknown}")
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "OccRobNetConfig":
-        import yaml  # here, so the model imports where only torch is installed (GPU hosts)
-
-        with open(path, encoding="utf-8") as stream:
-            return cls.from_dict(yaml.safe_load(stream) or {})
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 class OccRobNet(nn.Module):
@@ -285,7 +138,7 @@ class OccRobNet(nn.Module):
         out["identity_logits"] = self.identity_head(encoded)
         if not self.training:
             decoded = decoded[-1:]  # only the final layer is returned in eval mode
-        layers = self.decode_layers(decoded, input_hw, intrinsics, root_depth)
+        layers = decode_heads(self.pose_heads(decoded), c, input_hw, intrinsics, root_depth)
         out.update(layers[-1])
         if self.training:
             out["layers"] = layers
@@ -350,72 +203,6 @@ class OccRobNet(nn.Module):
         )
         blocked[:, QUERY_OBJECT_ROTATION] = has_object & ~real_object
         return blocked
-
-    def decode_layers(
-        self,
-        decoded: torch.Tensor,
-        input_hw: tuple[int, int],
-        intrinsics: torch.Tensor | None,
-        root_depth: torch.Tensor | None,
-    ) -> list[dict[str, torch.Tensor]]:
-        """Heads on every given decoder layer -> one prediction dict per layer."""
-        raw = self.pose_heads(decoded)
-        if self.config.pose_representation == "3d":
-            raw["joints_3d"] = bones_to_joints(raw["bones"])
-            raw["joints_2d"] = _denormalise(raw["joints_2d_normalised"], input_hw)
-        else:
-            raw["joints_2p5d"] = self.decode_2p5d(raw, input_hw)
-            raw["joints_2d"] = raw["joints_2p5d"][..., :2]
-            lifted = [
-                lift_2p5d(layer, *self.lifting_camera(layer, input_hw, intrinsics, root_depth))
-                for layer in raw["joints_2p5d"]
-            ]
-            raw["joints_3d"] = torch.stack(lifted)
-        if self.config.with_object:
-            rest = box_corners(raw["object_box_centre"], raw["object_box_half_extent"])
-            raw["object_corners_rel"] = rest @ raw["object_rotation"].transpose(-1, -2)
-            raw["object_corners_2d"] = _denormalise(raw["object_corners_2d_normalised"], input_hw)
-        return [{key: value[i] for key, value in raw.items()} for i in range(decoded.shape[0])]
-
-    def decode_2p5d(self, raw: dict[str, torch.Tensor], input_hw: tuple[int, int]) -> torch.Tensor:
-        """Argmax of the 1D heatmaps -> (u, v px, wrist-relative depth m) [L, B, 42, 3]."""
-        c = self.config
-        height, width = input_hw
-        half = c.depth_range_2p5d / 2
-        u = from_bins(raw["x_bins"].argmax(-1).float(), -0.5, width - 0.5, c.bins_2p5d)
-        v = from_bins(raw["y_bins"].argmax(-1).float(), -0.5, height - 0.5, c.bins_2p5d)
-        parent_depth = from_bins(raw["z_bins"].argmax(-1).float(), -half, half, c.bins_2p5d)
-        # KT predicts depth relative to the parent joint; accumulate it along the fingers.
-        zeros = torch.zeros_like(parent_depth).unsqueeze(-1).expand(*parent_depth.shape, 2)
-        depth = bones_to_joints(torch.cat((zeros, parent_depth.unsqueeze(-1)), -1))[..., 2]
-        return torch.stack((u, v, depth), dim=-1).to(raw["x_bins"].dtype)
-
-    def lifting_camera(
-        self,
-        joints_2p5d: torch.Tensor,
-        input_hw: tuple[int, int],
-        intrinsics: torch.Tensor | None,
-        root_depth: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The given crop intrinsics and wrist depths, else the config's nominal ones."""
-        batch, device, dtype = joints_2p5d.shape[0], joints_2p5d.device, joints_2p5d.dtype
-        if intrinsics is None:
-            f, (height, width) = self.config.nominal_focal, input_hw
-            nominal = [[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]]
-            intrinsics = torch.tensor(nominal, dtype=dtype, device=device).expand(batch, 3, 3)
-        if root_depth is None:
-            root_depth = torch.full(
-                (batch, NUM_HANDS), self.config.nominal_root_depth, dtype=dtype, device=device
-            )
-        return intrinsics.to(dtype), root_depth.to(dtype)
-
-
-def _denormalise(normalised: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
-    """[-1, 1] crop coordinates (edges) -> pixels (centres at integers)."""
-    height, width = input_hw
-    # A Python scalar for square inputs (always, in practice) saves a host-to-device copy.
-    size = width if width == height else normalised.new_tensor([width, height])
-    return (normalised + 1) / 2 * size - 0.5
 
 
 def build_model(config: OccRobNetConfig) -> OccRobNet:

@@ -36,24 +36,6 @@ def input_to_heatmap(xy: torch.Tensor, stride: float) -> torch.Tensor:
     return (xy + 0.5) / stride - 0.5
 
 
-def joint_peaks(heatmaps: torch.Tensor, stride: float) -> torch.Tensor:
-    """Each joint map's maximum [B, J, 2] in input pixels, moved a quarter cell towards the
-    larger neighbour on each axis (the usual sub-cell refinement of a heatmap argmax)."""
-    b, j, h, w = heatmaps.shape
-    flat = heatmaps.detach().flatten(2)
-    index = flat.argmax(dim=-1)
-    x, y = index % w, index // w
-
-    def value_at(dx: int, dy: int) -> torch.Tensor:
-        cell = (y + dy).clamp(0, h - 1) * w + (x + dx).clamp(0, w - 1)
-        return flat.gather(-1, cell.unsqueeze(-1)).squeeze(-1)
-
-    offset_x = 0.25 * torch.sign(value_at(1, 0) - value_at(-1, 0))
-    offset_y = 0.25 * torch.sign(value_at(0, 1) - value_at(0, -1))
-    cells = torch.stack((x.to(flat.dtype) + offset_x, y.to(flat.dtype) + offset_y), dim=-1)
-    return heatmap_to_input(cells, stride)
-
-
 def heatmap_peaks(
     heatmaps: torch.Tensor, max_peaks: int, threshold: float
 ) -> tuple[torch.Tensor, torch.Tensor]:

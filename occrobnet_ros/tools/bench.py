@@ -26,9 +26,9 @@ Three modes (DESIGN.md: teleoperation needs latency, evaluation needs throughput
     (``torch.utils.flop_counter``; a multiply-add counted as 2 FLOPs).
 
 ``python -m occrobnet_ros.tools.bench --gpu-suite --json out.json`` is the GPU part as one short
-run (a few minutes) needing only torch + CUDA, numpy, safetensors and this source tree: r50 and
-tiny in fp32 and bf16, batch 1 and batched, both crop warps, and torch.compile (CUDA graphs).
-Figures are a benchmark's, never a test's: the test suite asserts no timing.
+run (a few minutes) needing only torch + CUDA, numpy, safetensors, PyYAML and this source tree:
+r50 and tiny in fp32 and bf16, batch 1 and batched, both crop warps, and torch.compile (CUDA
+graphs). Figures are a benchmark's, never a test's: the test suite asserts no timing.
 """
 
 import argparse
@@ -44,7 +44,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
+from occrobnet_ros.model.config import OccRobNetConfig
 from occrobnet_ros.resources import model_config_path
 from occrobnet_ros.tools.timing import summary
 
@@ -341,52 +343,17 @@ def _random_checkpoint(config_path: Path, scratch: Path) -> Path:
     """A seeded random OccRobNet of that config, saved as the estimator loads checkpoints."""
     from occrobnet_ros.model.checkpoint import save_random_model
 
-    config = read_config(config_path)
+    config = OccRobNetConfig.from_yaml(config_path)
     path = scratch / f"{config.name}_{config.input_size}.safetensors"
     return path if path.exists() else save_random_model(config, path)
 
 
-def read_config(path: Path):
-    """OccRobNetConfig from YAML; without PyYAML (GPU hosts) from the shipped flat subset."""
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
-
-    try:
-        import yaml  # noqa: F401
-    except ImportError:
-        return OccRobNetConfig.from_dict(_flat_yaml(Path(path).read_text()))
-    return OccRobNetConfig.from_yaml(path)
-
-
-def _flat_yaml(text: str) -> dict:
-    """The YAML subset of the model configs: ``key: value  # comment`` lines with JSON-like
-    scalars and [lists], and one level of indented ``key:`` mappings (loss_weights)."""
-    fields: dict = {}
-    parent: dict | None = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        key, _, value = (part.strip() for part in line.partition(":"))
-        if not raw[0].isspace():
-            parent = None
-        target = fields if parent is None else parent
-        if not value:
-            parent = target[key] = {}
-            continue
-        try:
-            target[key] = json.loads(value)
-        except json.JSONDecodeError:
-            target[key] = value  # a bare string such as occrobnet_r50 or 3d
-    return fields
-
-
 def _tiny_config_path(scratch: Path) -> Path:
-    """occrobnet_tiny_cpu with TINY_OVERRIDES, written as flat ``key: JSON`` lines (valid
-    YAML, and readable by _flat_yaml where PyYAML is missing)."""
-    fields = read_config(model_config_path("occrobnet_tiny_cpu")).to_dict()
+    """occrobnet_tiny_cpu with TINY_OVERRIDES, written as a model config."""
+    fields = OccRobNetConfig.from_yaml(model_config_path("occrobnet_tiny_cpu")).to_dict()
     fields.update(TINY_OVERRIDES)
     path = scratch / "bench_tiny.yaml"
-    path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in fields.items()))
+    path.write_text(yaml.safe_dump(fields))
     return path
 
 
@@ -510,7 +477,7 @@ def run_model(args: argparse.Namespace) -> int:
     )
     print(f"{header} {'fps':>6} {'cpu-time/threads ms':>20}")
     for path in paths:
-        config = read_config(path)
+        config = OccRobNetConfig.from_yaml(path)
         size = args.size or config.input_size
         model = build_model(config).eval()
         params = sum(p.numel() for p in model.parameters())

@@ -17,7 +17,6 @@ rclpy and the generated messages exist (bench.py checks).
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +31,8 @@ from std_msgs.msg import Header
 
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.resources import model_config_path
+from occrobnet_ros.ros import child_node
 from occrobnet_ros.ros.camera_info import camera_info_msg
-from occrobnet_ros.ros.child_node import node_command, stop_process_group
 from occrobnet_ros.ros.image_conversion import image_to_rgb, rgb_to_image_msg
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
 from occrobnet_ros.ros.tf import TfSender, TransformsWriter
@@ -130,11 +129,8 @@ def node_rate(args: argparse.Namespace) -> dict:
     period = 1.0 / args.node_rate
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = args.checkpoint or _random_tiny_cpu(Path(scratch))
-        node = _start_node(checkpoint, args)
-        try:
+        with child_node.running(*_node(checkpoint, args)) as node:
             result = _stream_through(node, args.node_rate, args.node_duration, args)
-        finally:
-            stop_process_group(node)
     result.update(
         input_hz=args.node_rate,
         duration_s=args.node_duration,
@@ -169,13 +165,14 @@ def node_rate(args: argparse.Namespace) -> dict:
 
 def _random_tiny_cpu(scratch: Path) -> Path:
     from occrobnet_ros.model.checkpoint import save_random_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     config = OccRobNetConfig.from_yaml(model_config_path("occrobnet_tiny_cpu"))
     return save_random_model(config, scratch / "occrobnet_tiny_cpu.safetensors")
 
 
-def _start_node(checkpoint: Path, args: argparse.Namespace) -> subprocess.Popen:
+def _node(checkpoint: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The benchmarked node's command and environment (this benchmark's DDS domain)."""
     device = "cuda" if "cuda" in args.devices and _cuda() else "cpu"
     parameters = {
         "checkpoint": checkpoint,
@@ -183,12 +180,14 @@ def _start_node(checkpoint: Path, args: argparse.Namespace) -> subprocess.Popen:
         "hand_threshold": 0.0,
         "object_threshold": 0.0,
     }
-    command = node_command(parameters, namespace=NAMESPACE, extra=["--log-level", "warn"])
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
+    command = child_node.node_command(
+        parameters, namespace=NAMESPACE, extra=["--log-level", "warn"]
+    )
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()))
     if args.node_threads:  # torch's intra-op threads in the node (its default: every core)
         env["OMP_NUM_THREADS"] = str(args.node_threads)
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    return command, env
 
 
 def _cuda() -> bool:

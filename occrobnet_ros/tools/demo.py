@@ -10,7 +10,6 @@
 """
 
 import argparse
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 import rclpy
 
-from occrobnet_ros.ros.child_node import node_command, stop_process_group
+from occrobnet_ros.ros import child_node
 
 DEMO_NAMESPACE = "/occrobnet_demo"
 FRAME_ID = "camera_color_optical_frame"
@@ -61,46 +60,47 @@ def run(args: argparse.Namespace) -> int:
     height, width = samples[0].image.shape[:2]
     info = camera_info_msg(samples[0].K, width, height, Header(frame_id=FRAME_ID))
 
-    node_process = _start_node(args)
-    rclpy.init()
-    camera = rclpy.create_node("occrobnet_demo_camera", namespace=DEMO_NAMESPACE)
-    image_pub = camera.create_publisher(Image, "image", qos_profile_sensor_data)
-    info_pub = camera.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
-    received = Received()
-    sent_index: dict[int, int] = {}
+    with child_node.running(_node_command(args)) as node_process:
+        rclpy.init()
+        camera = rclpy.create_node("occrobnet_demo_camera", namespace=DEMO_NAMESPACE)
+        image_pub = camera.create_publisher(Image, "image", qos_profile_sensor_data)
+        info_pub = camera.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        received = Received()
+        sent_index: dict[int, int] = {}
 
-    def on_pose(msg) -> None:
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        received.messages[stamp] = msg
-        received.latencies.append(time.time() - stamp * 1e-9)
+        def on_pose(msg) -> None:
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            received.messages[stamp] = msg
+            received.latencies.append(time.time() - stamp * 1e-9)
 
-    camera.create_subscription(HandObjectPose, "hand_object_pose", on_pose, 10)
-    try:
-        if not _wait_for_node(
-            camera, received, image_pub, info_pub, images[0], info, node_process
-        ):
-            return 1
-        received.messages.clear()
-        received.latencies.clear()
-        _stream(args, camera, image_pub, info_pub, images, info, received, sent_index)
-        # Let the last frames come back.
-        _spin_for(camera, 1.0)
-    finally:
-        camera.destroy_node()
-        rclpy.try_shutdown()
-        stop_process_group(node_process)
+        camera.create_subscription(HandObjectPose, "hand_object_pose", on_pose, 10)
+        try:
+            if not _wait_for_node(
+                camera, received, image_pub, info_pub, images[0], info, node_process
+            ):
+                return 1
+            received.messages.clear()
+            received.latencies.clear()
+            _stream(args, camera, image_pub, info_pub, images, info, received, sent_index)
+            # Let the last frames come back.
+            _spin_for(camera, 1.0)
+        finally:
+            camera.destroy_node()
+            rclpy.try_shutdown()
     _summarise(received, sent_index, samples)
     _write_images(args, received, sent_index, samples)
     return 0
 
 
-def _start_node(args) -> subprocess.Popen:
+def _node_command(args) -> list[str]:
     parameters = {"device": args.device}
     if args.checkpoint:  # rcl cannot parse an empty override; empty means the default anyway
         parameters["checkpoint"] = args.checkpoint
-    command = node_command(parameters, namespace=DEMO_NAMESPACE, extra=["--log-level", "warn"])
+    command = child_node.node_command(
+        parameters, namespace=DEMO_NAMESPACE, extra=["--log-level", "warn"]
+    )
     print("[demo] starting the node: " + " ".join(command[1:]), flush=True)
-    return subprocess.Popen(command, start_new_session=True)
+    return command
 
 
 def _publish(camera, image_pub, info_pub, image, info) -> int:

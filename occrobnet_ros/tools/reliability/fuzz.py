@@ -35,6 +35,7 @@ from sensor_msgs.msg import CameraInfo
 
 from occrobnet_ros.ros import camera_info, image_conversion
 from occrobnet_ros.ros.camera_info import CameraInfoError
+from occrobnet_ros.ros.child_node import running
 from occrobnet_ros.ros.image_conversion import (
     ImageConversionError,
     rgb_to_compressed_msg,
@@ -295,7 +296,6 @@ def _live(args: argparse.Namespace, kind: str) -> LiveFuzzReport:
         node_command,
         random_checkpoint,
         ros_environment,
-        start_node,
     )
 
     env = ros_environment(100 + os.getpid() % 100 if args.domain_id is None else args.domain_id)
@@ -311,7 +311,7 @@ def _live(args: argparse.Namespace, kind: str) -> LiveFuzzReport:
         rclpy.init(context=context, domain_id=int(env.get("ROS_DOMAIN_ID", 0)))
         log = Path(directory) / "node.log"
         try:
-            with start_node(command, log, env) as process:
+            with running(command, env, log) as process:
                 camera = Camera(context=context)
                 try:
                     report = fuzz_live_node(camera, process, args.live, kind, args.seed)

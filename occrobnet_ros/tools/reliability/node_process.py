@@ -1,16 +1,14 @@
 """An occrobnet_pose node process, and a camera in this process that drives it.
 
-:func:`start_node` runs the node as its own OS process (its RSS is then the node's alone) and
-:class:`Camera` is an rclpy node here that publishes frames to it and collects what it
+The node runs as its own OS process (ros/child_node.py ``running``; its RSS is then the node's
+alone) and :class:`Camera` is an rclpy node here that publishes frames to it and collects what it
 answers: HandObjectPose stamps with their arrival times, and the node's /diagnostics counters.
 """
 
 import argparse
-import contextlib
 import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import rclpy
@@ -22,7 +20,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.ros import child_node
-from occrobnet_ros.ros.child_node import stop_process_group
 from occrobnet_ros.tools.reliability.accounting import Counters
 
 SOURCE = Path(__file__).resolve().parents[3]
@@ -62,26 +59,7 @@ def ros_environment(domain_id: int | None = None) -> dict[str, str]:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     if FASTDDS_PROFILE.is_file():
         env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(FASTDDS_PROFILE))
-    env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-@contextlib.contextmanager
-def start_node(command: list[str], log: Path, env: dict | None = None) -> Iterator:
-    """Run ``command`` in its own process group, output to ``log``; SIGINT, then SIGKILL, on
-    exit."""
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command,
-            env=env or ros_environment(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            stop_process_group(process)
 
 
 def rss_kib(pid: int) -> int:
@@ -96,7 +74,7 @@ def random_checkpoint(path: Path, config: Path | None = None) -> Path:
     """A randomly initialised occrobnet_tiny at 128 px: the real estimator runs it end to end
     (it detects nothing, and costs what the real model costs per frame)."""
     from occrobnet_ros.model.checkpoint import save_random_model
-    from occrobnet_ros.model.occrobnet import OccRobNetConfig
+    from occrobnet_ros.model.config import OccRobNetConfig
 
     config = config or SOURCE / "config" / "model" / "occrobnet_tiny.yaml"
     model_config = OccRobNetConfig.from_yaml(config)

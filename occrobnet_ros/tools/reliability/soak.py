@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import CameraInfo
 
+from occrobnet_ros.ros.child_node import running
 from occrobnet_ros.ros.image_conversion import rgb_to_image_msg
 from occrobnet_ros.tools.reliability.node_process import Camera, add_node_options, rss_kib
 
@@ -151,11 +152,10 @@ def soak(
 
     rclpy must be initialised (``context``, or the default one)."""
     from occrobnet_ros.tools.reliability.fuzz import publish_until_answered
-    from occrobnet_ros.tools.reliability.node_process import start_node
 
     warmup = min(60.0, duration / 5) if warmup is None else warmup
     report = SoakReport(rate=rate, duration=duration, estimator=estimator)
-    with start_node(command, log, env) as process:
+    with running(command, env, log) as process:
         camera = Camera(context=context)
         try:
             camera.wait_until_subscribed()

@@ -1,0 +1,148 @@
+"""The network's configuration: every field that defines an OccRobNet, stored in each
+checkpoint's metadata, and its YAML loader (config/model/*.yaml)."""
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
+
+from .attention import ATTENTION_KINDS
+from .backbone import BACKBONES, MEDIAPIPE_BODIES
+
+NUM_JOINT_CLASSES = NUM_HANDS * NUM_JOINTS  # identity classes 1..42; 0 is background
+
+
+@dataclasses.dataclass
+class LossWeights:
+    """Multipliers of the loss terms (Eq. 8); defaults are Keypoint Transformer's."""
+
+    heatmap: float = 0.01  # on 0-255 maps, KT hm_weight
+    segmentation: float = 0.001  # on 0-255 maps, KT obj_hm_weight
+    identity: float = 1.0  # KT cls_weight
+    bone: float = 1.0  # mm, KT joint_vec_weight
+    joint_3d: float = 0.1  # mm, KT joint_weight
+    joint_2d: float = 0.01  # 128-px units, KT joint_2d_weight
+    joint_2p5d: float = 1000.0  # KT joint_2p5d_weight
+    rel_root: float = 100.0  # m, KT rel_trans_weight
+    object_corner: float = 0.1  # mm, KT obj_corner_weight
+    object_translation: float = 100.0  # m, KT obj_trans_weight
+    # Ours (KT has no presence outputs, or trains its hand type with weight 0, and no box or
+    # 2D corner heads): presence and box size are needed by the node.
+    hand_presence: float = 1.0
+    object_presence: float = 1.0
+    object_box: float = 0.1  # mm, like the corners
+    object_corner_2d: float = 0.01  # 128-px units, like the joints
+    joint_visibility: float = 1.0  # binary cross-entropy per joint (with visibility_head)
+
+
+@dataclasses.dataclass
+class OccRobNetConfig:
+    """Everything that defines an OccRobNet; stored in every checkpoint's metadata."""
+
+    name: str = "occrobnet_r50"
+    # Input and output layout.
+    input_size: int = 256
+    heatmap_size: int = 32
+    heatmap_sigma: float = 1.0  # heatmap cells, for targets rendered by the loss
+    pose_representation: str = "3d"  # "3d" (bone vectors, HO-3D/H2O-3D) | "2.5d" (InterHand)
+    with_object: bool = True
+    # Per-joint visibility (not occluded) from each joint query. False in the configs of
+    # checkpoints from before it existed, so they still load exactly.
+    visibility_head: bool = False
+    normalize_input: bool = True
+    # Backbone.
+    backbone: str = "resnet50"
+    fpn_channels: int = 256
+    fpn_levels: tuple[int, ...] = (1, 2, 3, 4)  # ResNet stages feeding the FPN
+    freeze_backbone_bn: bool = True  # KT trains no BN scale/shift in the ResNet
+    # CIET (ablation switch of Table III).
+    ciet: bool = True
+    ciet_kernel: int = 3
+    ciet_share_planes: int = 8
+    # Tokens.
+    num_keypoint_tokens: int = 80
+    num_object_tokens: int = 20
+    peak_threshold: float = 0.2
+    object_threshold: float = 0.5
+    pos_dim: int = 32
+    # Transformer (attention: ablation switch of Table III).
+    attention: str = "softmax_sigmoid"
+    hidden_dim: int = 256
+    num_heads: int = 8
+    ffn_dim: int = 2048
+    dropout: float = 0.1
+    enc_layers: int = 6
+    dec_layers: int = 6
+    decoder_query_mask: bool = True
+    # 2.5D representation (KT '2p5D').
+    bins_2p5d: int = 128
+    depth_range_2p5d: float = 0.3  # metres spanned by the parent-relative depth bins
+    nominal_focal: float = 512.0  # crop pixels, used to lift 2.5D without intrinsics
+    nominal_root_depth: float = 0.6  # metres, likewise
+    # Identity labels: gamma in KT's 128-px heatmap units (3 px = 6 px of a 256 input).
+    identity_gamma: float = 3.0
+    loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.loss_weights, dict):
+            self.loss_weights = LossWeights(**self.loss_weights)
+        self.fpn_levels = tuple(int(level) for level in self.fpn_levels)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError on an inconsistent configuration."""
+        checks = [
+            (self.pose_representation in ("3d", "2.5d"), "pose_representation: '3d' | '2.5d'"),
+            (self.attention in ATTENTION_KINDS, f"attention: one of {ATTENTION_KINDS}"),
+            (self.backbone in BACKBONES, f"backbone: one of {list(BACKBONES)}"),
+            (
+                not (self.backbone in MEDIAPIPE_BODIES and self.normalize_input),
+                "a mediapipe_hand backbone takes [0, 1] input: normalize_input: false",
+            ),
+            (set(self.fpn_levels) <= {1, 2, 3, 4} and self.fpn_levels, "fpn_levels: in 1..4"),
+            (self.input_size % self.heatmap_size == 0, "input_size % heatmap_size must be 0"),
+            (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),
+            (0 < self.pos_dim < self.hidden_dim and self.pos_dim % 4 == 0, "pos_dim"),
+            (self.enc_layers >= 1 and self.dec_layers >= 1, "at least one layer each"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"invalid OccRobNetConfig: {message}")
+
+    @property
+    def identity_radius(self) -> float:
+        """gamma in input pixels (6.0 for a 256-px input)."""
+        return self.identity_gamma * self.input_size / 128.0
+
+    @property
+    def num_classes(self) -> int:
+        return 1 + NUM_JOINT_CLASSES + (1 if self.with_object else 0)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_keypoint_tokens + (self.num_object_tokens if self.with_object else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["fpn_levels"] = list(self.fpn_levels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OccRobNetConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown OccRobNetConfig fields: {unknown}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "OccRobNetConfig":
+        import yaml  # here, so the model imports where only torch is installed (GPU hosts)
+
+        with open(path, encoding="utf-8") as stream:
+            return cls.from_dict(yaml.safe_load(stream) or {})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
