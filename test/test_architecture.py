@@ -33,7 +33,10 @@ RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # stages of a frame, then the estimator that runs them in order.
 PARTS = {
     "data": [{"sample"}, {"readers", "synthetic"}, {"targets"}, {"augment"}, {"dataset"}],
-    "inference": [{"preprocess", "decode", "smoothing", "tracking"}, {"estimator"}],
+    "inference": [
+        {"preprocess", "hand_detection", "decode", "smoothing", "tracking"},
+        {"estimator"},
+    ],
 }
 ROS_MODULES = ("rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "tf2_msgs", "launch")
 

@@ -254,8 +254,9 @@ def load_imagenet_backbone(model: OccRobNet, path: str | Path) -> list[str]:
 
     The file is safetensors (README, 'ImageNet weights', says how to save torchvision's that
     way; pickled ``.pth`` files are refused, as everywhere). Accepts plain ResNet keys
-    (``conv1.weight``, ``layer1.0.bn1.running_mean``, ...) or the same under ``body.`` / ``backbone.body.``; the classifier (``fc.*``) is
-    ignored. Returns the ignored keys. Every body tensor must be present with its shape.
+    (``conv1.weight``, ``layer1.0.bn1.running_mean``, ...) or the same under ``body.`` /
+    ``backbone.body.``; the classifier (``fc.*``) is ignored. Returns the ignored keys. Every
+    body tensor must be present with its shape.
     """
     tensors = _read_state_dict(Path(path))
     body = {}
