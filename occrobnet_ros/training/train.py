@@ -130,9 +130,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",
         nargs="+",
+        action="extend",  # repeated --set options add up (a script's and its caller's)
         metavar="KEY=VALUE",
         help="override --model's config, e.g. ciet=false attention=softmax (the paper's Table "
-        "III ablations) or loss_weights.hand_presence=4",
+        "III ablations) or loss_weights.hand_presence=4; the last of a key wins",
     )
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
     parser.add_argument(
