@@ -304,6 +304,21 @@ def test_each_recipe_trains_and_records_its_values(tmp_path, roots, dataset, cap
     assert model["backbone"] == "resnet18"  # --set won over the model config
 
 
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_each_recipe_trains_on_the_synthetic_reader_too(tmp_path, dataset):
+    """--dataset synthetic replaces the recipe's dataset; --steps its epochs (which synthetic
+    frames, unlimited, would refuse)."""
+    arguments = small_run(dataset, tmp_path, tmp_path / "run", "--dataset", "synthetic")
+    arguments.remove("--data-root")
+    arguments.remove(str(tmp_path))
+    assert cli.main(arguments) == 0
+    rows = read_csv(tmp_path / "run" / "log.csv")
+    assert [int(row["step"]) for row in rows] == [1, 2]
+    assert all(math.isfinite(float(row["total"])) for row in rows)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["dataset"], saved["lr_schedule"]) == ("synthetic", "constant")
+
+
 def test_a_recipe_run_resumes_from_its_config_json(tmp_path, roots):
     arguments = small_run("ho3d", roots["ho3d"], tmp_path, "--stop-at", 1)
     assert cli.main(arguments) == 0

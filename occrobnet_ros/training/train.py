@@ -227,6 +227,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--augment",
         nargs="+",
+        action="extend",
         metavar="KEY=VALUE",
         help=f"augmentation strengths, KEY one of {', '.join(AUGMENT_KEYS)} (default: Keypoint "
         "Transformer's, plus full-frame crops for the estimator's fallback)",
