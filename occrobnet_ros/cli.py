@@ -1,9 +1,9 @@
 """The ``occrobnet`` command: one entry point, one module per subcommand.
 
 Each subcommand lives in its own module, which provides ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported only when their subcommand runs, so
-``occrobnet --help`` stays fast and a missing optional dependency (torch, rclpy) only
-affects the subcommands that need it.
+``run(args) -> int`` (and optionally ``parse_arguments(parser, argv) -> args``). Modules are
+imported only when their subcommand runs, so ``occrobnet --help`` stays fast and a missing
+optional dependency (torch, rclpy) only affects the subcommands that need it.
 """
 
 import argparse
@@ -66,7 +66,9 @@ def main(argv=None) -> int:
     module = importlib.import_module(SUBCOMMANDS[name][0])
     sub = argparse.ArgumentParser(prog=f"occrobnet {name}", description=SUBCOMMANDS[name][1])
     module.add_arguments(sub)
-    args = sub.parse_args(argv[1:])
+    # A module may parse in its own way (train: a recipe's values as the defaults).
+    parse = getattr(module, "parse_arguments", None)
+    args = parse(sub, argv[1:]) if parse else sub.parse_args(argv[1:])
     return int(module.run(args) or 0)
 
 

@@ -4,6 +4,7 @@
         --data-root DIR --out runs/NAME [--split train] [--val-split SPLIT | --val-sequences
         SEQ ...] [--steps N] \\
         [--batch-size B] [--lr LR] [--seed S] [--init CKPT.safetensors]
+    occrobnet train --recipe config/recipe/ho3d.yaml --data-root DIR --out runs/NAME [...]
     occrobnet train --resume runs/NAME [--steps N]
     torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
 
@@ -22,7 +23,17 @@ a cosine decay to ``--final-lr-fraction`` (over ``--steps``, or over ``--schedul
 wall-clock training, after which the run ends), gradient-norm clipping, and mixed precision on
 CUDA.
 ``--set KEY=VALUE`` overrides fields of the ``--model`` config (the paper's Table III
-ablations: ``ciet=false``, ``attention=softmax``).
+ablations: ``ciet=false``, ``attention=softmax``). ``--lr-schedule constant`` keeps the
+learning rate at ``--lr`` after the warm-up (KT's schedule: its step decay never comes within
+its epochs). ``--augment KEY=VALUE`` sets the augmentation strengths (data/augment.py's
+``AugmentConfig`` fields).
+
+``--recipe FILE`` (config/recipe/*.yaml, docs/paper_recipe.md) is a YAML mapping of these
+options (their long names with ``_``; ``model`` relative to the recipe's folder; ``augment`` a
+mapping): its values become the options' defaults, so an option given on the command line wins
+(``--augment`` key by key; ``--steps`` replaces the recipe's ``epochs``). The command prints
+what the recipe set and ``config.json`` records the resolved values, so ``--resume`` needs no
+recipe. A key that is no option exits 2 naming it.
 
 The run directory holds ``config.json`` (the arguments), ``log.csv`` (every loss term per
 step), ``val.csv`` (validation metrics every ``--val-every`` steps), ``checkpoint.safetensors``
@@ -52,7 +63,7 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +80,10 @@ from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, trai
 from occrobnet_ros.data.targets import collate
 
 DATASETS = ("synthetic", "interhand", "ho3d", "h2o3d")
+LR_SCHEDULES = ("cosine", "constant")
+AUGMENT_KEYS = tuple(field.name for field in fields(AugmentConfig))
+# Options that belong to one run, never to a recipe.
+NOT_IN_RECIPES = ("recipe", "resume", "out", "help")
 # Splits that annotate only the wrists (the rest is the benchmark's secret): no training, no
 # validation on them.
 WRISTS_ONLY_SPLITS = {"ho3d": ("evaluation",), "h2o3d": ("evaluation",)}
@@ -105,13 +120,20 @@ VAL_METRICS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recipe",
+        metavar="FILE",
+        help="a training recipe (config/recipe/*.yaml): its values are the defaults of these "
+        "options; options given here win (docs/paper_recipe.md)",
+    )
     parser.add_argument("--model", help="model config YAML (--init and --resume carry theirs)")
     parser.add_argument(
         "--set",
         nargs="+",
+        action="extend",  # repeated --set options add up (a script's and its caller's)
         metavar="KEY=VALUE",
         help="override --model's config, e.g. ciet=false attention=softmax (the paper's Table "
-        "III ablations) or loss_weights.hand_presence=4",
+        "III ablations) or loss_weights.hand_presence=4; the last of a key wins",
     )
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
     parser.add_argument(
@@ -188,6 +210,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--backbone-lr-scale", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default="cosine",
+        help="after the warm-up: cosine decay to --final-lr-fraction, or constant at --lr "
+        "(Keypoint Transformer's)",
+    )
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--final-lr-fraction", type=float, default=0.1)
     parser.add_argument("--clip-grad", type=float, default=10.0, help="max grad norm; 0: off")
@@ -196,6 +225,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-start", type=int, default=0, help="first training frame")
     parser.add_argument("--synthetic-scale", type=float, default=1.0, help="camera scale")
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument(
+        "--augment",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help=f"augmentation strengths, KEY one of {', '.join(AUGMENT_KEYS)} (default: Keypoint "
+        "Transformer's, plus full-frame crops for the estimator's fallback)",
+    )
     parser.add_argument(
         "--empty-fraction",
         type=float,
@@ -227,6 +264,129 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-every", type=int, default=1)
 
 
+# --- recipes ----------------------------------------------------------------------------------
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The options of ``argv``, with ``--recipe``'s values as their defaults (cli.py calls this
+    instead of ``parse_args``, so that an option given on the command line wins)."""
+    first, _ = parser.parse_known_args(argv)
+    if not first.recipe:
+        return parser.parse_args(argv)
+    if first.resume:
+        parser.error("--recipe starts a run; --resume continues one with its config.json's values")
+    try:
+        recipe = read_recipe(first.recipe, parser)
+    except ValueError as error:
+        parser.error(f"--recipe {first.recipe}: {error}")
+    augment = recipe.pop("augment", None) or {}
+    parser.set_defaults(**recipe)
+    args = parser.parse_args(argv)
+    try:  # the command line's --augment pairs on top of the recipe's, key by key
+        args.augment = {**augment, **augment_values(args.augment)}
+    except ValueError as error:
+        parser.error(str(error))
+    # A length given on the command line replaces the recipe's, steps or epochs.
+    if recipe.get("epochs") is not None and args.steps is not None:
+        args.epochs = None
+    if recipe.get("steps") is not None and args.epochs is not None:
+        args.steps = None
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(describe_recipe(args, {**recipe, "augment": augment}))
+    return args
+
+
+def read_recipe(path: str, parser: argparse.ArgumentParser) -> dict:
+    """The recipe's values by option name; ValueError names a key that is no option, or a
+    value the option cannot take."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            recipe = yaml.safe_load(stream) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read it ({error})") from None
+    if not isinstance(recipe, dict):
+        raise ValueError("expected a mapping of option names to values")
+    actions = {action.dest: action for action in parser._actions}
+    unknown = [key for key in recipe if key not in actions or key in NOT_IN_RECIPES]
+    if unknown:
+        names = ", ".join(map(str, unknown))
+        raise ValueError(f"unknown key(s) {names} (not options of occrobnet train)")
+    if recipe.get("steps") is not None and recipe.get("epochs") is not None:
+        raise ValueError("give steps or epochs, not both")
+    values = {key: _recipe_value(actions[key], key, value) for key, value in recipe.items()}
+    if values.get("model"):  # relative to the recipe, wherever the command runs
+        values["model"] = os.path.normpath(Path(path).parent / values["model"])
+    if "augment" in values:
+        values["augment"] = augment_values(values["augment"])
+    return values
+
+
+def _recipe_value(action: argparse.Action, key: str, value):
+    """``value`` as the option ``key`` would parse it; ValueError if it cannot."""
+    if value is None or key == "augment":
+        return value
+    if action.choices is not None and value not in action.choices:
+        raise ValueError(f"{key}: {value!r} is not one of {', '.join(map(str, action.choices))}")
+    if action.nargs == 0:  # a switch: true or false
+        if not isinstance(value, bool):
+            raise ValueError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if action.type in (int, float):
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if number is None or action.type(number) != number:
+            raise ValueError(f"{key}: expected {action.type.__name__}, got {value!r}")
+        return action.type(number)
+    if action.nargs is None:
+        return str(value)
+    if not isinstance(value, list):
+        raise ValueError(f"{key}: expected a list, got {value!r}")
+    return [str(item) for item in value]
+
+
+def augment_values(value) -> dict[str, float]:
+    """Augmentation strengths from ``--augment`` pairs, a recipe's mapping, or None."""
+    if not value:
+        return {}
+    pairs = value.items() if isinstance(value, dict) else (_pair(item) for item in value)
+    strengths = {}
+    for key, number in pairs:
+        if key not in AUGMENT_KEYS:
+            raise ValueError(f"augment: unknown key {key} (one of {', '.join(AUGMENT_KEYS)})")
+        try:
+            strengths[key] = float(number)
+        except (TypeError, ValueError):
+            raise ValueError(f"augment: {key} takes a number, got {number!r}") from None
+        if strengths[key] < 0:
+            raise ValueError(f"augment: {key} must not be negative, got {number}")
+    return strengths
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, equals, text = item.partition("=")
+    if not equals:
+        raise ValueError(f"--augment {item!r}: expected KEY=VALUE")
+    return key, text
+
+
+def describe_recipe(args: argparse.Namespace, recipe: dict) -> str:
+    """What the recipe set, and which of its values the command line replaced."""
+    flat = {key: value for key, value in recipe.items() if key != "augment"}
+    flat.update({f"augment.{key}": value for key, value in recipe["augment"].items()})
+    resolved = vars(args) | {f"augment.{key}": v for key, v in args.augment.items()}
+    kept = [f"{key}={value}" for key, value in flat.items() if resolved[key] == value]
+    replaced = [
+        f"{key}={resolved[key]} (recipe: {value})"
+        for key, value in flat.items()
+        if resolved[key] != value
+    ]
+    lines = [f"recipe {args.recipe}: " + " ".join(kept)]
+    if replaced:
+        lines.append("  replaced on the command line: " + " ".join(replaced))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.epochs is not None or args.backbone_weights:
@@ -249,6 +409,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"occrobnet train: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.resume:  # one form in config.json, whether from --augment or a recipe
+        args.augment = augment_values(args.augment)
     if args.epochs and not args.resume:
         args.steps = steps_for_epochs(args)
         print(f"--epochs {args.epochs:g}: {args.steps} steps")
@@ -284,6 +446,9 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
         "epochs": None,
         "backbone_weights": None,
         "init_parts": None,
+        "recipe": None,
+        "lr_schedule": "cosine",
+        "augment": None,
         **saved,
     }
     merged.update({key: getattr(args, key) for key in keep})
@@ -380,6 +545,10 @@ def options_problem(args: argparse.Namespace) -> str | None:
         return "--backbone-weights initialises the body of --model's network: give --model"
     if weights and not Path(weights).is_file():
         return f"--backbone-weights {weights}: no such file"
+    try:
+        augment_values(args.augment)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -422,7 +591,7 @@ def model_config(path: str, overrides: list[str] | None):
 def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: int) -> Dataset:
     """``count`` training frames from frame ``start`` on (real datasets: a new permutation of
     the split every epoch, seeded by --seed)."""
-    augmentation = AugmentConfig.none() if args.no_augment else AugmentConfig()
+    augmentation = augmentation_config(args)
     if args.dataset != "synthetic":
         reader = open_reader(args.dataset, args.data_root, args.split)
         if args.val_sequences:
@@ -430,6 +599,14 @@ def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: 
         return RecordDataset(reader, input_size, augmentation, args.seed, count, start, True)
     seeds = training_seeds(count, TRAIN_SEED_START + start)
     return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
+
+
+def augmentation_config(args: argparse.Namespace) -> AugmentConfig:
+    """--no-augment, else the defaults with --augment's (or the recipe's) strengths."""
+    if args.no_augment:
+        return AugmentConfig.none()
+    # Runs saved before --augment existed have no such key.
+    return AugmentConfig(**augment_values(getattr(args, "augment", None)))
 
 
 def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | None:
@@ -513,10 +690,13 @@ def parameter_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -
 
 
 def learning_rate(step: int, args: argparse.Namespace, elapsed: float = 0.0) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``final_lr_fraction * lr``: over the
-    steps, or over ``schedule_minutes`` of training (``elapsed`` seconds so far) if set."""
+    """Linear warm-up to ``lr``, then ``lr`` (``lr_schedule`` constant) or a cosine decay to
+    ``final_lr_fraction * lr``: over the steps, or over ``schedule_minutes`` of training
+    (``elapsed`` seconds so far) if set."""
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
+    if getattr(args, "lr_schedule", "cosine") == "constant":  # older runs: cosine
+        return args.lr
     if args.schedule_minutes:
         progress = elapsed / (args.schedule_minutes * 60)
     else:
