@@ -1,0 +1,321 @@
+"""Headless OpenGL rendering with moderngl (EGL; Mesa's llvmpipe on machines without a GPU).
+
+One ``Renderer`` per process and image size. A frame is drawn twice from the same triangles:
+
+- the colour pass, multisampled (anti-aliased edges against the photo): the background photo
+  as a full-screen quad, then the meshes, lit (``Lighting``: a directional light, a hemisphere
+  ambient taken from the photo's colours, soft specular, a wrapped diffuse term for skin);
+- the label pass, single-sampled: each pixel's camera z and label (0 background, 1 right hand,
+  2 left hand, 3 object), so masks, depth and joint visibility agree pixel for pixel.
+
+Camera: the OpenCV optical frame (x right, y down, z forward) and a pinhole ``K``, pixel
+centres at integer coordinates. ``clip_matrix`` maps camera points straight to clip space with
+image row 0 in the framebuffer's first row, so a readback needs no flip and a camera point
+``p`` lands on the pixel ``geometry.project(p, K)`` rounds to.
+"""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+NEAR, FAR = 0.05, 20.0  # metres (data/render.NEAR is the procedural renderer's near plane)
+SAMPLES = 4  # MSAA of the colour pass
+
+_VERTEX_SHADER = """
+#version 330
+uniform mat4 clip_from_camera;
+in vec3 position;
+in vec3 normal;
+in vec3 albedo;
+in vec2 uv;
+in float gloss;
+out vec3 v_position;
+out vec3 v_normal;
+out vec3 v_albedo;
+out vec2 v_uv;
+out float v_gloss;
+void main() {
+    v_position = position;
+    v_normal = normal;
+    v_albedo = albedo;
+    v_uv = uv;
+    v_gloss = gloss;
+    gl_Position = clip_from_camera * vec4(position, 1.0);
+}
+"""
+
+# Lighting in linear RGB, output in sRGB (the photo's space). ``gloss`` per vertex: specular
+# strength (skin ~0.25, cardboard ~0.1, plastic ~0.5). ``wrap``: how far diffuse light wraps
+# past the terminator (subsurface scattering of skin softens its shading).
+_FRAGMENT_SHADER = """
+#version 330
+uniform vec3 light_direction;
+uniform vec3 light_colour;
+uniform vec3 sky_colour;
+uniform vec3 ground_colour;
+uniform vec3 up;
+uniform float wrap;
+uniform float shininess;
+uniform float use_texture;
+uniform sampler2D texture0;
+in vec3 v_position;
+in vec3 v_normal;
+in vec3 v_albedo;
+in vec2 v_uv;
+in float v_gloss;
+out vec4 colour;
+void main() {
+    vec3 n = normalize(v_normal);
+    vec3 view = normalize(-v_position);
+    if (dot(n, view) < 0.0) n = -n;  // back faces (inside a cylinder) face the camera too
+    vec3 albedo = pow(v_albedo, vec3(2.2));
+    if (use_texture > 0.5) albedo *= pow(texture(texture0, v_uv).rgb, vec3(2.2));
+    vec3 l = -light_direction;
+    float diffuse = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
+    vec3 ambient = mix(ground_colour, sky_colour, 0.5 + 0.5 * dot(n, up));
+    vec3 half_vector = normalize(l + view);
+    float fresnel = 0.04 + 0.96 * pow(1.0 - max(dot(n, view), 0.0), 5.0);
+    float specular = v_gloss * (0.25 + fresnel) * pow(max(dot(n, half_vector), 0.0), shininess);
+    vec3 linear = albedo * (diffuse * light_colour + ambient) + specular * light_colour;
+    colour = vec4(pow(clamp(linear, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}
+"""
+
+_LABEL_FRAGMENT_SHADER = """
+#version 330
+uniform float label;
+in vec3 v_position;
+in vec3 v_normal;
+in vec3 v_albedo;
+in vec2 v_uv;
+in float v_gloss;
+out vec2 depth_label;
+void main() {
+    depth_label = vec2(v_position.z, label);
+}
+"""
+
+_BACKGROUND_VERTEX_SHADER = """
+#version 330
+in vec2 corner;
+out vec2 v_uv;
+void main() {
+    v_uv = vec2(0.5 * corner.x + 0.5, 0.5 * corner.y + 0.5);
+    gl_Position = vec4(corner, 0.0, 1.0);
+}
+"""
+
+_BACKGROUND_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D photo;
+in vec2 v_uv;
+out vec4 colour;
+void main() {
+    colour = vec4(texture(photo, v_uv).rgb, 1.0);
+}
+"""
+
+
+@dataclass
+class Lighting:
+    """Light in the camera frame: direction (where it travels), colours (linear RGB)."""
+
+    direction: np.ndarray
+    colour: np.ndarray
+    sky: np.ndarray
+    ground: np.ndarray
+    up: np.ndarray  # camera-frame direction the sky lies in
+    wrap: float = 0.3
+    shininess: float = 24.0
+
+
+@dataclass
+class Mesh:
+    """Triangles to draw: per-vertex position (camera frame), normal, albedo (sRGB 0..1),
+    texture coordinates and gloss; an optional texture (uint8 RGB) and a label."""
+
+    positions: np.ndarray  # [V, 3]
+    normals: np.ndarray  # [V, 3]
+    albedo: np.ndarray  # [V, 3]
+    faces: np.ndarray  # [F, 3]
+    label: int
+    uv: np.ndarray | None = None  # [V, 2]
+    gloss: np.ndarray | float = 0.2
+    texture: np.ndarray | None = None
+
+    def interleaved(self) -> np.ndarray:
+        count = len(self.positions)
+        uv = self.uv if self.uv is not None else np.zeros((count, 2))
+        gloss = np.broadcast_to(np.asarray(self.gloss, dtype=np.float64), (count,))[:, None]
+        data = np.concatenate([self.positions, self.normals, self.albedo, uv, gloss], axis=1)
+        return data[self.faces.reshape(-1)].astype(np.float32)
+
+
+@dataclass
+class Frame:
+    """A rendered frame: image uint8 [H, W, 3] RGB, depth float32 [H, W] (inf where nothing
+    was drawn), label uint8 [H, W]."""
+
+    image: np.ndarray
+    depth: np.ndarray
+    label: np.ndarray
+
+
+def clip_matrix(K: np.ndarray, width: int, height: int) -> np.ndarray:
+    """4x4 camera (OpenCV) -> clip space; row v of the image is framebuffer row v."""
+    fx, skew, cx = K[0]
+    fy, cy = K[1, 1], K[1, 2]
+    a = (FAR + NEAR) / (FAR - NEAR)
+    b = -2.0 * FAR * NEAR / (FAR - NEAR)
+    # Window x of pixel centre u is u + 0.5; NDC x = 2 (u + 0.5) / W - 1, times w = z.
+    return np.array(
+        [
+            [2.0 * fx / width, 2.0 * skew / width, 2.0 * (cx + 0.5) / width - 1.0, 0.0],
+            [0.0, 2.0 * fy / height, 2.0 * (cy + 0.5) / height - 1.0, 0.0],
+            [0.0, 0.0, a, b],
+            [0.0, 0.0, 1.0, 0.0],
+        ]
+    )
+
+
+class Renderer:
+    """An EGL context with the programs and framebuffers for one image size."""
+
+    def __init__(self, width: int, height: int) -> None:
+        import moderngl
+
+        self.width, self.height = width, height
+        self.ctx = moderngl.create_standalone_context(backend="egl")
+        self.program = self.ctx.program(
+            vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER
+        )
+        self.label_program = self.ctx.program(
+            vertex_shader=_VERTEX_SHADER, fragment_shader=_LABEL_FRAGMENT_SHADER
+        )
+        self.background_program = self.ctx.program(
+            vertex_shader=_BACKGROUND_VERTEX_SHADER, fragment_shader=_BACKGROUND_FRAGMENT_SHADER
+        )
+        size = (width, height)
+        samples = min(SAMPLES, self.ctx.max_samples)
+        self.colour_fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(size, 4, samples=samples)],
+            depth_attachment=self.ctx.depth_renderbuffer(size, samples=samples),
+        )
+        self.resolved_fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(size, 4)]
+        )
+        self.label_fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(size, 2, dtype="f4")],
+            depth_attachment=self.ctx.depth_renderbuffer(size),
+        )
+        corners = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
+        self.quad = self.ctx.vertex_array(
+            self.background_program, [(self.ctx.buffer(corners.tobytes()), "2f", "corner")]
+        )
+        self.photo = self.ctx.texture(size, 3)
+        self.blank = self.ctx.texture((1, 1), 3, data=bytes([255, 255, 255]))
+
+    def render(self, K, background: np.ndarray, meshes: list[Mesh], lighting: Lighting) -> Frame:
+        """Draw ``meshes`` over ``background`` (uint8 RGB [H, W, 3]) through camera ``K``."""
+        clip = clip_matrix(np.asarray(K, np.float64), self.width, self.height)
+        clip_bytes = clip.T.astype(np.float32).tobytes()  # GLSL matrices are column-major
+        buffers = [self.ctx.buffer(mesh.interleaved().tobytes()) for mesh in meshes]
+        try:
+            image = self._colour_pass(clip_bytes, background, meshes, buffers, lighting)
+            depth, label = self._label_pass(clip_bytes, meshes, buffers)
+        finally:
+            for buffer in buffers:
+                buffer.release()
+        return Frame(image, depth, label)
+
+    def _colour_pass(self, clip_bytes, background, meshes, buffers, lighting) -> np.ndarray:
+        self.colour_fbo.use()
+        self.colour_fbo.clear(depth=1.0)
+        # The photo first, without the depth test (so it writes no depth), then the meshes.
+        self.ctx.disable(self.ctx.DEPTH_TEST | self.ctx.CULL_FACE)
+        self.photo.write(np.ascontiguousarray(background, dtype=np.uint8).tobytes())
+        self.photo.use(0)
+        self.quad.render(mode=self.ctx.TRIANGLE_STRIP)
+        self.ctx.enable(self.ctx.DEPTH_TEST)
+        self.program["clip_from_camera"].write(clip_bytes)
+        self._set_lighting(lighting)
+        for mesh, buffer in zip(meshes, buffers):
+            texture = self._texture(mesh)
+            texture.use(0)
+            self.program["use_texture"].value = float(mesh.texture is not None)
+            vao = self.ctx.vertex_array(self.program, [(buffer, _LAYOUT, *_ATTRIBUTES)])
+            vao.render()
+            vao.release()
+            if texture is not self.blank:
+                texture.release()
+        self.ctx.copy_framebuffer(self.resolved_fbo, self.colour_fbo)
+        image = np.frombuffer(self.resolved_fbo.read(components=3), np.uint8)
+        return image.reshape(self.height, self.width, 3).copy()
+
+    def _label_pass(self, clip_bytes, meshes, buffers) -> tuple[np.ndarray, np.ndarray]:
+        self.label_fbo.use()
+        self.label_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.ctx.enable(self.ctx.DEPTH_TEST)
+        self.label_program["clip_from_camera"].write(clip_bytes)
+        for mesh, buffer in zip(meshes, buffers):
+            self.label_program["label"].value = float(mesh.label)
+            vao = self.ctx.vertex_array(
+                self.label_program, [(buffer, _LAYOUT, *_ATTRIBUTES)], skip_errors=True
+            )
+            vao.render()
+            vao.release()
+        raw = np.frombuffer(self.label_fbo.read(components=2, dtype="f4"), np.float32)
+        raw = raw.reshape(self.height, self.width, 2)
+        label = raw[..., 1].round().astype(np.uint8)
+        depth = np.where(label > 0, raw[..., 0], np.inf).astype(np.float32)
+        return depth, label
+
+    def _set_lighting(self, lighting: Lighting) -> None:
+        values = {
+            "light_direction": lighting.direction,
+            "light_colour": lighting.colour,
+            "sky_colour": lighting.sky,
+            "ground_colour": lighting.ground,
+            "up": lighting.up,
+        }
+        for name, value in values.items():
+            self.program[name].value = tuple(float(v) for v in value)
+        self.program["wrap"].value = float(lighting.wrap)
+        self.program["shininess"].value = float(lighting.shininess)
+
+    def _texture(self, mesh: Mesh):
+        if mesh.texture is None:
+            return self.blank
+        texture = np.ascontiguousarray(mesh.texture, dtype=np.uint8)
+        height, width = texture.shape[:2]
+        result = self.ctx.texture((width, height), 3, data=texture.tobytes(), alignment=1)
+        result.build_mipmaps()
+        return result
+
+
+_LAYOUT = "3f 3f 3f 2f 1f"
+_ATTRIBUTES = ("position", "normal", "albedo", "uv", "gloss")
+_RENDERERS: dict[tuple[int, int, int], Renderer] = {}
+
+
+def renderer(width: int, height: int) -> Renderer:
+    """This process's renderer for one image size (a DataLoader worker makes its own: an EGL
+    context does not survive a fork)."""
+    key = (os.getpid(), width, height)
+    if key not in _RENDERERS:
+        _RENDERERS[key] = Renderer(width, height)
+    return _RENDERERS[key]
+
+
+def egl_available() -> tuple[bool, str]:
+    """(True, "") when moderngl can open a headless EGL context here, else (False, why)."""
+    try:
+        import moderngl
+    except ImportError as error:
+        return False, f"moderngl is not installed ({error})"
+    try:
+        moderngl.create_standalone_context(backend="egl").release()
+    except Exception as error:  # no libEGL, no driver
+        return False, f"no EGL context: {error}"
+    return True, ""
