@@ -308,3 +308,70 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         axis=1,
     )
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+@functools.lru_cache(maxsize=2)
+def joint_triangles(asset: HandAsset) -> tuple[np.ndarray, ...]:
+    """Per joint, the hand triangles around it: those with a vertex skinned mostly to a bone
+    that meets at the joint (its bone and that bone's parent; for a tip, the last phalanx)."""
+    dominant = asset.weight_bones[np.arange(len(asset.weights)), asset.weights.argmax(axis=1)]
+    corner_bones = dominant[asset.faces]  # [F, 3]
+    result = []
+    for bone, end in zip(asset.joint_bones, asset.joint_ends):
+        bones = [bone] if end == 1 else [bone, asset.bone_parents[bone]]
+        result.append(np.flatnonzero(np.isin(corner_bones, bones).any(axis=1)))
+    return tuple(result)
+
+
+def skin_in_front(asset, vertices: np.ndarray, faces: np.ndarray, joints: np.ndarray):
+    """Camera z ``[21]`` where the ray from the camera to each joint first meets the skin
+    around that joint (``joint_triangles``), or the joint's own z when it meets none before
+    the joint: what the renderer shows at a joint's pixel when nothing else is in front.
+
+    ``vertices`` and ``joints`` are in the camera frame, ``faces`` the hand's (a left hand's
+    are rewound, which the intersection test ignores)."""
+    triangles, owner = _joint_triangle_list(asset)
+    corners = vertices[faces[triangles]]  # [N, 3, 3]
+    t = _ray_hits(joints[owner], corners[:, 0], corners[:, 1], corners[:, 2])
+    t = np.where((t > 0.0) & (t < 1.0), t, 1.0)
+    nearest = np.ones(len(joints))
+    np.minimum.at(nearest, owner, t)
+    return nearest * joints[:, 2]
+
+
+@functools.lru_cache(maxsize=2)
+def _joint_triangle_list(asset: HandAsset) -> tuple[np.ndarray, np.ndarray]:
+    """``joint_triangles`` flattened: triangle indices and the joint each is tested for."""
+    per_joint = joint_triangles(asset)
+    owner = np.concatenate([np.full(len(t), j) for j, t in enumerate(per_joint)])
+    return np.concatenate(per_joint), owner
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise a x b of [N, 3] arrays (np.cross is several times slower on small rows)."""
+    return np.stack(
+        [
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        ],
+        axis=1,
+    )
+
+
+def _ray_hits(direction: np.ndarray, a, b, c) -> np.ndarray:
+    """Ray parameter ``t`` (point = t * direction, from the origin) where each ray
+    ``direction`` [N, 3] meets its triangle (a, b, c) [N, 3], inf where it misses
+    (Moller-Trumbore)."""
+    e1, e2 = b - a, c - a
+    p = _cross(direction, e2)
+    det = (e1 * p).sum(axis=1)
+    ok = np.abs(det) > 1e-14
+    inverse = 1.0 / np.where(ok, det, 1.0)
+    s = -a
+    u = (s * p).sum(axis=1) * inverse
+    q = _cross(s, e1)
+    v = (direction * q).sum(axis=1) * inverse
+    t = (e2 * q).sum(axis=1) * inverse
+    hit = ok & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0)
+    return np.where(hit, t, np.inf)

@@ -1,12 +1,17 @@
 """Headless OpenGL rendering with moderngl (EGL; Mesa's llvmpipe on machines without a GPU).
 
-One ``Renderer`` per process and image size. A frame is drawn twice from the same triangles:
+One ``Renderer`` per process and image size. A frame is one pass into two colour targets:
 
-- the colour pass, multisampled (anti-aliased edges against the photo): the background photo
-  as a full-screen quad, then the meshes, lit (``Lighting``: a directional light, a hemisphere
-  ambient taken from the photo's colours, soft specular, a wrapped diffuse term for skin);
-- the label pass, single-sampled: each pixel's camera z and label (0 background, 1 right hand,
-  2 left hand, 3 object), so masks, depth and joint visibility agree pixel for pixel.
+- the image: the background photo as a full-screen quad, then the meshes, lit
+  (``Lighting``: a directional light, a hemisphere ambient taken from the photo's colours,
+  soft specular, a wrapped diffuse term for skin);
+- per pixel, the camera z and the label (0 background, 1 right hand, 2 left hand, 3 object)
+  of the surface drawn there, so masks, depth, joint visibility and the image agree pixel for
+  pixel.
+
+No multisampling: on llvmpipe 4x MSAA made a frame 2-3x slower. Instead, silhouettes are
+softened afterwards where the label changes (``soften_edges``), and the camera model blurs
+the whole frame.
 
 Camera: the OpenCV optical frame (x right, y down, z forward) and a pinhole ``K``, pixel
 centres at integer coordinates. ``clip_matrix`` maps camera points straight to clip space with
@@ -20,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 NEAR, FAR = 0.05, 20.0  # metres (data/render.NEAR is the procedural renderer's near plane)
-SAMPLES = 4  # MSAA of the colour pass
 
 _VERTEX_SHADER = """
 #version 330
@@ -55,8 +59,8 @@ uniform vec3 light_colour;
 uniform vec3 sky_colour;
 uniform vec3 ground_colour;
 uniform vec3 up;
-uniform float wrap;
-uniform float shininess;
+uniform float wrap;  // per mesh
+uniform float shininess;  // per mesh
 uniform float use_texture;
 uniform sampler2D texture0;
 in vec3 v_position;
@@ -64,8 +68,11 @@ in vec3 v_normal;
 in vec3 v_albedo;
 in vec2 v_uv;
 in float v_gloss;
-out vec4 colour;
+uniform float label;
+layout(location = 0) out vec4 colour;
+layout(location = 1) out vec2 depth_label;
 void main() {
+    depth_label = vec2(v_position.z, label);
     vec3 n = normalize(v_normal);
     vec3 view = normalize(-v_position);
     if (dot(n, view) < 0.0) n = -n;  // back faces (inside a cylinder) face the camera too
@@ -79,20 +86,6 @@ void main() {
     float specular = v_gloss * (0.25 + fresnel) * pow(max(dot(n, half_vector), 0.0), shininess);
     vec3 linear = albedo * (diffuse * light_colour + ambient) + specular * light_colour;
     colour = vec4(pow(clamp(linear, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
-}
-"""
-
-_LABEL_FRAGMENT_SHADER = """
-#version 330
-uniform float label;
-in vec3 v_position;
-in vec3 v_normal;
-in vec3 v_albedo;
-in vec2 v_uv;
-in float v_gloss;
-out vec2 depth_label;
-void main() {
-    depth_label = vec2(v_position.z, label);
 }
 """
 
@@ -110,9 +103,11 @@ _BACKGROUND_FRAGMENT_SHADER = """
 #version 330
 uniform sampler2D photo;
 in vec2 v_uv;
-out vec4 colour;
+layout(location = 0) out vec4 colour;
+layout(location = 1) out vec2 depth_label;
 void main() {
     colour = vec4(texture(photo, v_uv).rgb, 1.0);
+    depth_label = vec2(0.0, 0.0);
 }
 """
 
@@ -126,8 +121,6 @@ class Lighting:
     sky: np.ndarray
     ground: np.ndarray
     up: np.ndarray  # camera-frame direction the sky lies in
-    wrap: float = 0.3
-    shininess: float = 24.0
 
 
 @dataclass
@@ -142,6 +135,8 @@ class Mesh:
     label: int
     uv: np.ndarray | None = None  # [V, 2]
     gloss: np.ndarray | float = 0.2
+    shininess: float = 24.0  # Blinn-Phong exponent: low is a broad sheen, high a sharp glint
+    wrap: float = 0.0  # diffuse wrap (see the fragment shader): ~0.3 for skin
     texture: np.ndarray | None = None
 
     def interleaved(self) -> np.ndarray:
@@ -190,86 +185,63 @@ class Renderer:
         self.program = self.ctx.program(
             vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER
         )
-        self.label_program = self.ctx.program(
-            vertex_shader=_VERTEX_SHADER, fragment_shader=_LABEL_FRAGMENT_SHADER
-        )
         self.background_program = self.ctx.program(
             vertex_shader=_BACKGROUND_VERTEX_SHADER, fragment_shader=_BACKGROUND_FRAGMENT_SHADER
         )
         size = (width, height)
-        samples = min(SAMPLES, self.ctx.max_samples)
-        self.colour_fbo = self.ctx.framebuffer(
-            color_attachments=[self.ctx.renderbuffer(size, 4, samples=samples)],
-            depth_attachment=self.ctx.depth_renderbuffer(size, samples=samples),
-        )
-        self.resolved_fbo = self.ctx.framebuffer(
-            color_attachments=[self.ctx.renderbuffer(size, 4)]
-        )
-        self.label_fbo = self.ctx.framebuffer(
-            color_attachments=[self.ctx.renderbuffer(size, 2, dtype="f4")],
+        self.fbo = self.ctx.framebuffer(
+            color_attachments=[
+                self.ctx.renderbuffer(size, 4),
+                self.ctx.renderbuffer(size, 2, dtype="f4"),
+            ],
             depth_attachment=self.ctx.depth_renderbuffer(size),
         )
         corners = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
         self.quad = self.ctx.vertex_array(
             self.background_program, [(self.ctx.buffer(corners.tobytes()), "2f", "corner")]
         )
-        self.photo = self.ctx.texture(size, 3)
+        self.photo = self.ctx.texture(size, 3, alignment=1)
         self.blank = self.ctx.texture((1, 1), 3, data=bytes([255, 255, 255]))
 
     def render(self, K, background: np.ndarray, meshes: list[Mesh], lighting: Lighting) -> Frame:
         """Draw ``meshes`` over ``background`` (uint8 RGB [H, W, 3]) through camera ``K``."""
         clip = clip_matrix(np.asarray(K, np.float64), self.width, self.height)
-        clip_bytes = clip.T.astype(np.float32).tobytes()  # GLSL matrices are column-major
-        buffers = [self.ctx.buffer(mesh.interleaved().tobytes()) for mesh in meshes]
-        try:
-            image = self._colour_pass(clip_bytes, background, meshes, buffers, lighting)
-            depth, label = self._label_pass(clip_bytes, meshes, buffers)
-        finally:
-            for buffer in buffers:
-                buffer.release()
-        return Frame(image, depth, label)
-
-    def _colour_pass(self, clip_bytes, background, meshes, buffers, lighting) -> np.ndarray:
-        self.colour_fbo.use()
-        self.colour_fbo.clear(depth=1.0)
+        self.fbo.use()
+        self.fbo.clear(depth=1.0)
         # The photo first, without the depth test (so it writes no depth), then the meshes.
         self.ctx.disable(self.ctx.DEPTH_TEST | self.ctx.CULL_FACE)
-        self.photo.write(np.ascontiguousarray(background, dtype=np.uint8).tobytes())
+        self.photo.write(np.ascontiguousarray(background, dtype=np.uint8).tobytes(), alignment=1)
         self.photo.use(0)
         self.quad.render(mode=self.ctx.TRIANGLE_STRIP)
         self.ctx.enable(self.ctx.DEPTH_TEST)
-        self.program["clip_from_camera"].write(clip_bytes)
+        self.program["clip_from_camera"].write(
+            clip.T.astype(np.float32).tobytes()
+        )  # GLSL: columns
         self._set_lighting(lighting)
-        for mesh, buffer in zip(meshes, buffers):
-            texture = self._texture(mesh)
-            texture.use(0)
-            self.program["use_texture"].value = float(mesh.texture is not None)
-            vao = self.ctx.vertex_array(self.program, [(buffer, _LAYOUT, *_ATTRIBUTES)])
-            vao.render()
-            vao.release()
-            if texture is not self.blank:
-                texture.release()
-        self.ctx.copy_framebuffer(self.resolved_fbo, self.colour_fbo)
-        image = np.frombuffer(self.resolved_fbo.read(components=3), np.uint8)
-        return image.reshape(self.height, self.width, 3).copy()
-
-    def _label_pass(self, clip_bytes, meshes, buffers) -> tuple[np.ndarray, np.ndarray]:
-        self.label_fbo.use()
-        self.label_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self.ctx.enable(self.ctx.DEPTH_TEST)
-        self.label_program["clip_from_camera"].write(clip_bytes)
-        for mesh, buffer in zip(meshes, buffers):
-            self.label_program["label"].value = float(mesh.label)
-            vao = self.ctx.vertex_array(
-                self.label_program, [(buffer, _LAYOUT, *_ATTRIBUTES)], skip_errors=True
-            )
-            vao.render()
-            vao.release()
-        raw = np.frombuffer(self.label_fbo.read(components=2, dtype="f4"), np.float32)
+        for mesh in meshes:
+            self._draw(mesh)
+        image = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8)
+        raw = np.frombuffer(self.fbo.read(components=2, attachment=1, dtype="f4"), np.float32)
         raw = raw.reshape(self.height, self.width, 2)
         label = raw[..., 1].round().astype(np.uint8)
         depth = np.where(label > 0, raw[..., 0], np.inf).astype(np.float32)
-        return depth, label
+        image = image.reshape(self.height, self.width, 3).copy()
+        return Frame(image, depth, label)
+
+    def _draw(self, mesh: Mesh) -> None:
+        buffer = self.ctx.buffer(mesh.interleaved().tobytes())
+        vao = self.ctx.vertex_array(self.program, [(buffer, _LAYOUT, *_ATTRIBUTES)])
+        texture = self._texture(mesh)
+        texture.use(0)
+        self.program["use_texture"].value = float(mesh.texture is not None)
+        self.program["shininess"].value = float(mesh.shininess)
+        self.program["wrap"].value = float(mesh.wrap)
+        self.program["label"].value = float(mesh.label)
+        vao.render()
+        vao.release()
+        buffer.release()
+        if texture is not self.blank:
+            texture.release()
 
     def _set_lighting(self, lighting: Lighting) -> None:
         values = {
@@ -281,20 +253,17 @@ class Renderer:
         }
         for name, value in values.items():
             self.program[name].value = tuple(float(v) for v in value)
-        self.program["wrap"].value = float(lighting.wrap)
-        self.program["shininess"].value = float(lighting.shininess)
 
     def _texture(self, mesh: Mesh):
         if mesh.texture is None:
             return self.blank
         texture = np.ascontiguousarray(mesh.texture, dtype=np.uint8)
         height, width = texture.shape[:2]
-        result = self.ctx.texture((width, height), 3, data=texture.tobytes(), alignment=1)
-        result.build_mipmaps()
-        return result
+        # No mipmaps: llvmpipe takes ~50 ms to build them; object textures are small anyway.
+        return self.ctx.texture((width, height), 3, data=texture.tobytes(), alignment=1)
 
 
-_LAYOUT = "3f 3f 3f 2f 1f"
+_LAYOUT = "3f 3f 3f 2f 1f"  # position, normal, albedo, uv, gloss
 _ATTRIBUTES = ("position", "normal", "albedo", "uv", "gloss")
 _RENDERERS: dict[tuple[int, int, int], Renderer] = {}
 
@@ -306,6 +275,18 @@ def renderer(width: int, height: int) -> Renderer:
     if key not in _RENDERERS:
         _RENDERERS[key] = Renderer(width, height)
     return _RENDERERS[key]
+
+
+def soften_edges(image: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Anti-alias silhouettes: a 3x3 blur of the pixels where the label changes, which is
+    what multisampling would have mixed there (a cheap stand-in for it)."""
+    import cv2
+
+    edges = cv2.morphologyEx(label, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    blurred = cv2.GaussianBlur(image, (3, 3), 0.8)
+    out = image.copy()
+    out[edges] = blurred[edges]
+    return out
 
 
 def egl_available() -> tuple[bool, str]:
