@@ -43,7 +43,7 @@ from occrobnet_ros.data.rendered.renderer import Lighting, Mesh, renderer, softe
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.synthetic import joint_visibility, occlusion_bucket
 from occrobnet_ros.geometry import project
-from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
+from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, PARENTS
 
 EMPTY_SCENE = "empty"
 _NAIL_COLOUR = np.array([0.93, 0.8, 0.78])
@@ -115,7 +115,8 @@ def generate_sample(seed: int, config: RenderedConfig | None = None) -> Sample:
     background = photos.sample(rng, config.width, config.height)
     lighting = sample_lighting(rng, background)
     skin = appearance.skin_albedo(rng) / 255.0
-    meshes = [hand_surface(rng, hand, skin) for hand in hands if hand is not None]
+    occluders = _occluders([hand for hand in hands if hand is not None])
+    meshes = [hand_surface(rng, hand, skin, occluders, obj) for hand in hands if hand is not None]
     if obj is not None:
         if obj.kind == BOX and rng.random() < config.real_texture_probability:
             _real_box_textures(rng, obj, photos)
@@ -129,12 +130,14 @@ def generate_sample(seed: int, config: RenderedConfig | None = None) -> Sample:
 # --- appearance -------------------------------------------------------------------------------
 
 
-def hand_surface(rng, hand: layout.PlacedHand, skin: np.ndarray) -> Mesh:
+def hand_surface(rng, hand: layout.PlacedHand, skin, occluders=None, obj=None) -> Mesh:
     """The hand's mesh in the camera frame with skin colours: lighter palm, nails, a little
-    per-vertex mottling; the forearm in skin or a sleeve's cloth."""
+    per-vertex mottling, darker where fingers, palms and the object crowd the skin (ambient
+    occlusion); the forearm in skin or a sleeve's cloth."""
     local = hand.local()
     positions = hand.to_camera(local.vertices)
     normals = hand_mesh.vertex_normals(positions, local.faces)
+    shade = ambient_occlusion(positions, normals, occluders, obj)
     base = np.clip(skin * rng.uniform(0.95, 1.05, 3), 0.0, 1.0)
     palm = base + (1.0 - base) * 0.18 * _PALM_TINT
     albedo = base + local.palmar[:, None] * (palm - base)
@@ -145,6 +148,7 @@ def hand_surface(rng, hand: layout.PlacedHand, skin: np.ndarray) -> Mesh:
     if sleeve.any():
         albedo[sleeve] = appearance.random_colour(rng) / 255.0
         gloss[sleeve] = 0.03
+    albedo = albedo * shade[:, None]
     return Mesh(
         positions,
         normals,
@@ -155,6 +159,42 @@ def hand_surface(rng, hand: layout.PlacedHand, skin: np.ndarray) -> Mesh:
         shininess=rng.uniform(10.0, 30.0),
         wrap=0.35,
     )
+
+
+def _occluders(hands) -> tuple[np.ndarray, np.ndarray]:
+    """Spheres (centres [N, 3], radii [N]) filling the hands' fingers and palms: two per bone
+    of our skeleton, three in the palm."""
+    centres, radii = [], []
+    for hand in hands:
+        joints = hand.joints
+        radius = hand.asset.joint_radius * hand.shape.scale * 1.3
+        for t in (0.33, 0.67):
+            centres.append(joints[PARENTS[1:]] + t * (joints[1:] - joints[PARENTS[1:]]))
+            radii.append(radius[PARENTS[1:]] + t * (radius[1:] - radius[PARENTS[1:]]))
+        palm = joints[[0, 5, 9, 13, 17]]
+        centres.append(np.stack([palm.mean(0), 0.5 * (palm[0] + palm[2]), palm[1:].mean(0)]))
+        radii.append(np.full(3, 0.018 * hand.shape.scale))
+    if not centres:
+        return np.zeros((0, 3)), np.zeros(0)
+    return np.concatenate(centres), np.concatenate(radii)
+
+
+def ambient_occlusion(points, normals, occluders, obj: SceneObject | None) -> np.ndarray:
+    """How much ambient light reaches each skin point [V] (0.3..1): sphere occluders (the
+    analytic occlusion of a sphere seen from a point, (n.d / |d|) (r / |d|)^2), and the
+    object, probed by its signed distance a few millimetres along the normal."""
+    occlusion = np.zeros(len(points))
+    if occluders is not None and len(occluders[0]):
+        centres, radii = occluders
+        offset = centres[None] - points[:, None]  # [V, N, 3]
+        distance = np.maximum(np.linalg.norm(offset, axis=2), 1e-6)
+        facing = np.einsum("vnk,vk->vn", offset, normals) / distance
+        occlusion += (np.clip(facing, 0.0, 1.0) * np.minimum(radii / distance, 1.0) ** 2).sum(1)
+    if obj is not None:
+        for step in (0.004, 0.012, 0.024):
+            clearance = obj.signed_distance(points + normals * step)
+            occlusion += np.clip((step - clearance) / step, 0.0, 1.0) * (0.5 * 0.012 / step)
+    return np.clip(1.0 - 0.6 * occlusion, 0.3, 1.0)
 
 
 def _object_surface(rng, obj: SceneObject) -> Mesh:
@@ -182,7 +222,7 @@ def _real_box_textures(rng, obj: SceneObject, photos: BackgroundPool) -> None:
 
 
 def sample_lighting(rng, background: np.ndarray) -> Lighting:
-    """A key light from the camera's side and above, and an ambient light whose sky and
+    """A key light from above, a side or the front, and an ambient light whose sky and
     ground colours are the photo's upper and lower halves (partly desaturated), both scaled
     with the photo's brightness so that hands in dark photos are dim."""
     small = cv2.resize(background, (8, 6), interpolation=cv2.INTER_AREA).astype(np.float64)
@@ -197,7 +237,8 @@ def sample_lighting(rng, background: np.ndarray) -> Lighting:
     ground = tint(linear[3:].mean(axis=(0, 1))) * ambient * rng.uniform(0.5, 0.9)
     warmth = rng.uniform(-0.08, 0.08)
     key = rng.uniform(0.55, 1.0) * brightness * np.array([1 + warmth, 1.0, 1 - warmth])
-    towards = np.array([rng.uniform(-0.9, 0.9), rng.uniform(-0.9, 0.3), -rng.uniform(0.2, 1.0)])
+    # Where the key light is: mostly above and in front, often to a side, sometimes behind.
+    towards = np.array([rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 0.4), rng.uniform(-1.0, 0.3)])
     up = hand_mesh.rotation_about(np.array([0.0, 0.0, 1.0]), rng.normal(0.0, 0.3)) @ [0, -1, 0]
     return Lighting(-towards / np.linalg.norm(towards), key, sky, ground, up)
 

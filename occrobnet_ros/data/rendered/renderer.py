@@ -1,6 +1,8 @@
 """Headless OpenGL rendering with moderngl (EGL; Mesa's llvmpipe on machines without a GPU).
 
-One ``Renderer`` per process and image size. A frame is one pass into two colour targets:
+One ``Renderer`` per process and image size. A frame is a shadow pass (the meshes' depth
+seen from the key light, for shadows on the hands and the object) and one main pass into two
+colour targets:
 
 - the image: the background photo as a full-screen quad, then the meshes, lit
   (``Lighting``: a directional light, a hemisphere ambient taken from the photo's colours,
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 NEAR, FAR = 0.05, 20.0  # metres (data/render.NEAR is the procedural renderer's near plane)
+SHADOW_SIZE = 1024  # texels of the key light's shadow map
+SHADOW_BIAS = 0.002  # metres: keeps lit surfaces from shadowing themselves
 
 _VERTEX_SHADER = """
 #version 330
@@ -63,6 +67,10 @@ uniform float wrap;  // per mesh
 uniform float shininess;  // per mesh
 uniform float use_texture;
 uniform sampler2D texture0;
+uniform sampler2DShadow shadow_map;
+uniform mat4 light_from_camera;  // camera point -> shadow map coordinates (0..1, depth 0..1)
+uniform float shadow_bias;
+uniform float shadow_texel;
 in vec3 v_position;
 in vec3 v_normal;
 in vec3 v_albedo;
@@ -71,6 +79,18 @@ in float v_gloss;
 uniform float label;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec2 depth_label;
+// Share of the key light reaching this point: 3x3 percentage-closer filtering of the
+// shadow map, the bias growing on surfaces the light grazes.
+float lit_fraction(vec3 n, vec3 l) {
+    vec3 p = (light_from_camera * vec4(v_position, 1.0)).xyz;
+    if (any(lessThan(p, vec3(0.0))) || any(greaterThan(p, vec3(1.0)))) return 1.0;
+    float bias = shadow_bias * (1.0 + 2.0 * (1.0 - abs(dot(n, l))));
+    float sum = 0.0;
+    for (int i = -1; i <= 1; i++)
+        for (int j = -1; j <= 1; j++)
+            sum += texture(shadow_map, vec3(p.xy + vec2(i, j) * shadow_texel, p.z - bias));
+    return sum / 9.0;
+}
 void main() {
     depth_label = vec2(v_position.z, label);
     vec3 n = normalize(v_normal);
@@ -80,13 +100,29 @@ void main() {
     if (use_texture > 0.5) albedo *= pow(texture(texture0, v_uv).rgb, vec3(2.2));
     vec3 l = -light_direction;
     float diffuse = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
+    float lit = lit_fraction(n, l);
+    diffuse = min(diffuse, mix(0.15 * diffuse, diffuse, lit));
     vec3 ambient = mix(ground_colour, sky_colour, 0.5 + 0.5 * dot(n, up));
     vec3 half_vector = normalize(l + view);
     float fresnel = 0.04 + 0.96 * pow(1.0 - max(dot(n, view), 0.0), 5.0);
     float specular = v_gloss * (0.25 + fresnel) * pow(max(dot(n, half_vector), 0.0), shininess);
-    vec3 linear = albedo * (diffuse * light_colour + ambient) + specular * light_colour;
+    vec3 linear = albedo * (diffuse * light_colour + ambient) + lit * specular * light_colour;
     colour = vec4(pow(clamp(linear, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
+"""
+
+_SHADOW_VERTEX_SHADER = """
+#version 330
+uniform mat4 light_clip;
+in vec3 position;
+void main() {
+    gl_Position = light_clip * vec4(position, 1.0);
+}
+"""
+
+_SHADOW_FRAGMENT_SHADER = """
+#version 330
+void main() {}
 """
 
 _BACKGROUND_VERTEX_SHADER = """
@@ -174,6 +210,23 @@ def clip_matrix(K: np.ndarray, width: int, height: int) -> np.ndarray:
     )
 
 
+def light_matrix(points: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, float]:
+    """(4x4 orthographic camera -> clip space of a light travelling along ``direction`` that
+    just holds ``points``, the depth range it spans in metres)."""
+    w = direction / np.linalg.norm(direction)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(w[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(w, helper)
+    u /= np.linalg.norm(u)
+    basis = np.stack([u, np.cross(w, u), w])  # rows: light x, y, depth
+    local = points @ basis.T
+    low, high = local.min(axis=0) - 0.01, local.max(axis=0) + 0.01
+    scale = 2.0 / (high - low)
+    ortho = np.eye(4)
+    ortho[:3, :3] = basis * scale[:, None]
+    ortho[:3, 3] = -1.0 - low * scale
+    return ortho, float(high[2] - low[2])
+
+
 class Renderer:
     """An EGL context with the programs and framebuffers for one image size."""
 
@@ -200,12 +253,56 @@ class Renderer:
         self.quad = self.ctx.vertex_array(
             self.background_program, [(self.ctx.buffer(corners.tobytes()), "2f", "corner")]
         )
+        self.shadow_program = self.ctx.program(
+            vertex_shader=_SHADOW_VERTEX_SHADER, fragment_shader=_SHADOW_FRAGMENT_SHADER
+        )
+        self.shadow_map = self.ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
+        self.shadow_map.compare_func = "<="  # a sampler2DShadow: texture() returns lit 0/1
+        self.shadow_map.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_map)
+        self.program["texture0"].value = 0
+        self.program["shadow_map"].value = 1
+        self.program["shadow_texel"].value = 1.0 / SHADOW_SIZE
         self.photo = self.ctx.texture(size, 3, alignment=1)
         self.blank = self.ctx.texture((1, 1), 3, data=bytes([255, 255, 255]))
 
     def render(self, K, background: np.ndarray, meshes: list[Mesh], lighting: Lighting) -> Frame:
         """Draw ``meshes`` over ``background`` (uint8 RGB [H, W, 3]) through camera ``K``."""
         clip = clip_matrix(np.asarray(K, np.float64), self.width, self.height)
+        buffers = [self.ctx.buffer(mesh.interleaved().tobytes()) for mesh in meshes]
+        try:
+            self._shadow_pass(meshes, buffers, lighting.direction)
+            return self._main_pass(clip, background, meshes, buffers, lighting)
+        finally:
+            for buffer in buffers:
+                buffer.release()
+
+    def _shadow_pass(self, meshes, buffers, direction) -> None:
+        """Depth of every mesh seen from the key light, into the shadow map."""
+        light_clip, depth_range = light_matrix(
+            np.concatenate([mesh.positions for mesh in meshes]) if meshes else np.zeros((1, 3)),
+            np.asarray(direction, np.float64),
+        )
+        self.shadow_fbo.use()
+        self.shadow_fbo.clear(depth=1.0)
+        self.ctx.enable(self.ctx.DEPTH_TEST)
+        self.shadow_program["light_clip"].write(light_clip.T.astype(np.float32).tobytes())
+        for buffer in buffers:
+            vao = self.ctx.vertex_array(
+                self.shadow_program, [(buffer, _LAYOUT, *_ATTRIBUTES)], skip_errors=True
+            )
+            vao.render()
+            vao.release()
+        # Clip space -> texture coordinates and depth in 0..1.
+        to_texture = np.array(
+            [[0.5, 0, 0, 0.5], [0, 0.5, 0, 0.5], [0, 0, 0.5, 0.5], [0, 0, 0, 1.0]]
+        )
+        self.program["light_from_camera"].write(
+            (to_texture @ light_clip).T.astype(np.float32).tobytes()
+        )
+        self.program["shadow_bias"].value = SHADOW_BIAS / depth_range
+
+    def _main_pass(self, clip, background, meshes, buffers, lighting) -> Frame:
         self.fbo.use()
         self.fbo.clear(depth=1.0)
         # The photo first, without the depth test (so it writes no depth), then the meshes.
@@ -218,8 +315,9 @@ class Renderer:
             clip.T.astype(np.float32).tobytes()
         )  # GLSL: columns
         self._set_lighting(lighting)
-        for mesh in meshes:
-            self._draw(mesh)
+        self.shadow_map.use(1)
+        for mesh, buffer in zip(meshes, buffers):
+            self._draw(mesh, buffer)
         image = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8)
         raw = np.frombuffer(self.fbo.read(components=2, attachment=1, dtype="f4"), np.float32)
         raw = raw.reshape(self.height, self.width, 2)
@@ -228,8 +326,7 @@ class Renderer:
         image = image.reshape(self.height, self.width, 3).copy()
         return Frame(image, depth, label)
 
-    def _draw(self, mesh: Mesh) -> None:
-        buffer = self.ctx.buffer(mesh.interleaved().tobytes())
+    def _draw(self, mesh: Mesh, buffer) -> None:
         vao = self.ctx.vertex_array(self.program, [(buffer, _LAYOUT, *_ATTRIBUTES)])
         texture = self._texture(mesh)
         texture.use(0)
@@ -239,7 +336,6 @@ class Renderer:
         self.program["label"].value = float(mesh.label)
         vao.render()
         vao.release()
-        buffer.release()
         if texture is not self.blank:
             texture.release()
 
