@@ -185,6 +185,22 @@ def test_visible_joints_lie_on_their_hand(samples):
 
 
 @needs_egl
+def test_every_joint_projects_onto_the_rendering(samples):
+    """Joints lie inside the skin, so each one in the image lands on a drawn pixel (its hand,
+    or whatever hides it) within 1 px: the camera and the renderer agree."""
+    count = 0
+    for sample in samples:
+        drawn = ((sample.hand_mask > 0) | sample.object_mask).astype(np.uint8)
+        distance = cv2.distanceTransform(1 - drawn, cv2.DIST_L2, 5)
+        for u, v in sample.joints_2d[~np.isnan(sample.joints_2d[:, 0])]:
+            row, col = int(round(v)), int(round(u))
+            if 0 <= row < 480 and 0 <= col < 640:
+                count += 1
+                assert distance[row, col] <= 1.0, (sample.seed, u, v)
+    assert count > 50
+
+
+@needs_egl
 def test_masks_depth_and_fields_agree(samples):
     for sample in samples:
         assert sample.image.shape == (480, 640, 3) and sample.image.dtype == np.uint8

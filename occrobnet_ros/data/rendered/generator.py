@@ -64,7 +64,7 @@ class RenderedConfig:
     occluder_probability: float = 0.35  # a placed object goes between camera and hand
     depth_range: tuple[float, float] = (0.3, 0.8)  # palm or object centre, metres
     visibility_tolerance: float = 0.004  # metres
-    forearm_probability: float = 0.85
+    forearm_probability: float = 1.0  # real hands come with arms; < 1 gives capped wrists
     sleeve_probability: float = 0.5
     negative_probability: float = 0.15  # hand-free real photos
     real_texture_probability: float = 0.4  # a box gets real textures (the folder's textures/)

@@ -200,8 +200,31 @@ def pose_hand(asset, shape: HandShape, pose: np.ndarray, forearm=None) -> PosedH
     zeros = np.zeros(len(vertices))
     hand = PosedHand(vertices, asset.faces, joints, asset.palmar, asset.nail, zeros)
     if forearm is None:
-        return hand
+        return _cap_wrist(hand, asset.wrist_loop)
     return forearm.attach(hand, asset.wrist_loop)
+
+
+def _cap_wrist(hand: PosedHand, loop: np.ndarray) -> PosedHand:
+    """Close the open wrist rim with a fan (a hand without a forearm is not hollow)."""
+    centre = len(hand.vertices)
+    fan = np.stack([loop, np.roll(loop, -1), np.full(len(loop), centre)], axis=1)
+    vertices = np.concatenate([hand.vertices, hand.vertices[loop].mean(axis=0)[None]])
+    # Wind the fan like the rim's neighbouring triangles: outwards, along -x.
+    a, b, c = (vertices[fan[:, k]] for k in range(3))
+    if np.cross(b - a, c - a).sum(axis=0)[0] > 0:
+        fan = fan[:, ::-1]
+
+    def extended(values):
+        return np.concatenate([values, values[-1:] * 0])
+
+    return PosedHand(
+        vertices,
+        np.concatenate([hand.faces, fan]),
+        hand.joints,
+        extended(hand.palmar),
+        extended(hand.nail),
+        extended(hand.forearm),
+    )
 
 
 @dataclass(frozen=True)
@@ -332,7 +355,7 @@ def skin_in_front(asset, vertices: np.ndarray, faces: np.ndarray, joints: np.nda
     are rewound, which the intersection test ignores)."""
     triangles, owner = _joint_triangle_list(asset)
     corners = vertices[faces[triangles]]  # [N, 3, 3]
-    t = _ray_hits(joints[owner], corners[:, 0], corners[:, 1], corners[:, 2])
+    t = ray_hits(joints[owner], corners[:, 0], corners[:, 1], corners[:, 2])
     t = np.where((t > 0.0) & (t < 1.0), t, 1.0)
     nearest = np.ones(len(joints))
     np.minimum.at(nearest, owner, t)
@@ -359,7 +382,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
 
 
-def _ray_hits(direction: np.ndarray, a, b, c) -> np.ndarray:
+def ray_hits(direction: np.ndarray, a, b, c) -> np.ndarray:
     """Ray parameter ``t`` (point = t * direction, from the origin) where each ray
     ``direction`` [N, 3] meets its triangle (a, b, c) [N, 3], inf where it misses
     (Moller-Trumbore)."""
