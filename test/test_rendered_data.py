@@ -305,3 +305,13 @@ def test_opencv_hand_photos_are_never_chosen():
     assert not any(name.startswith(("left0", "right0", "left1", "right1")) for name in chosen)
     source = next(s for s in install_backgrounds.SOURCES if s.package == "opencv-doc")
     assert "html" not in source.root
+
+
+def test_a_forked_renderer_raises_instead_of_hanging(monkeypatch):
+    """EGL cannot be opened in a process forked from one that rendered (Mesa hangs): the
+    renderer says so. Simulated with a renderer owned by another process id."""
+    from occrobnet_ros.data.rendered import renderer
+
+    monkeypatch.setattr(renderer, "_RENDERERS", {(-1, 640, 480): object()})
+    with pytest.raises(RuntimeError, match="spawn"):
+        renderer.renderer(640, 480)

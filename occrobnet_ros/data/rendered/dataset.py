@@ -5,8 +5,10 @@ the procedural ones (``training_example``: augment, crop, targets).
 class is the same with ``generate_sample`` of generator.py. (With a ``generate`` argument,
 ``SyntheticDataset(seeds, size, config, generate=rendered.generate_sample)``, it could.)
 
-Each DataLoader worker renders in its own EGL context (renderer.renderer keys them by
-process), created on its first item, never in the parent before the fork.
+Each DataLoader worker renders in its own EGL context, created on its first item. EGL does
+not survive a fork: if the parent process has rendered (e.g. looked at a sample) before the
+workers start, give the DataLoader ``multiprocessing_context="spawn"``; forked workers would
+raise (renderer.renderer) rather than hang.
 """
 
 from collections.abc import Sequence

@@ -180,7 +180,7 @@ def _occluders(hands) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ambient_occlusion(points, normals, occluders, obj: SceneObject | None) -> np.ndarray:
-    """How much ambient light reaches each skin point [V] (0.3..1): sphere occluders (the
+    """How much ambient light reaches each skin point [V] (0.55..1): sphere occluders (the
     analytic occlusion of a sphere seen from a point, (n.d / |d|) (r / |d|)^2), and the
     object, probed by its signed distance a few millimetres along the normal."""
     occlusion = np.zeros(len(points))
@@ -194,7 +194,7 @@ def ambient_occlusion(points, normals, occluders, obj: SceneObject | None) -> np
         for step in (0.004, 0.012, 0.024):
             clearance = obj.signed_distance(points + normals * step)
             occlusion += np.clip((step - clearance) / step, 0.0, 1.0) * (0.5 * 0.012 / step)
-    return np.clip(1.0 - 0.6 * occlusion, 0.3, 1.0)
+    return np.clip(1.0 - 0.45 * occlusion, 0.55, 1.0)
 
 
 def _object_surface(rng, obj: SceneObject) -> Mesh:
@@ -227,12 +227,12 @@ def sample_lighting(rng, background: np.ndarray) -> Lighting:
     with the photo's brightness so that hands in dark photos are dim."""
     small = cv2.resize(background, (8, 6), interpolation=cv2.INTER_AREA).astype(np.float64)
     linear = (small / 255.0) ** 2.2
-    brightness = float(np.clip((small.mean() / 255.0 / 0.45) ** 0.5, 0.55, 1.35))
+    brightness = float(np.clip((small.mean() / 255.0 / 0.45) ** 0.5, 0.65, 1.35))
 
     def tint(colour):
         return 1.0 + 0.6 * (colour / (colour.mean() + 1e-3) - 1.0)
 
-    ambient = rng.uniform(0.2, 0.45) * brightness
+    ambient = rng.uniform(0.3, 0.55) * brightness
     sky = tint(linear[:3].mean(axis=(0, 1))) * ambient
     ground = tint(linear[3:].mean(axis=(0, 1))) * ambient * rng.uniform(0.5, 0.9)
     warmth = rng.uniform(-0.08, 0.08)

@@ -140,7 +140,7 @@ def _position_sampler(rng, config):
 def sample_forearm(rng, config, rotation: np.ndarray, wrist: np.ndarray) -> Forearm | None:
     """A forearm (or none) for a hand placed at ``rotation``, ``wrist``: an arm reaching
     from right next to the lens would fill the frame, so one pointing at the camera is cut
-    where it comes 15 cm nearer than the wrist (or 20 cm from the lens), as synthetic.py
+    where it comes 12 cm nearer than the wrist (or 25 cm from the lens), as synthetic.py
     cuts its forearm capsule."""
     if rng.random() >= config.forearm_probability:
         return None
@@ -148,7 +148,7 @@ def sample_forearm(rng, config, rotation: np.ndarray, wrist: np.ndarray) -> Fore
     length = rng.uniform(0.2, 0.28)
     towards_camera = rotation[2, 0]  # the forearm runs along the hand's -x
     if towards_camera > 1e-6:
-        closest = max(0.2, wrist[2] - 0.15)
+        closest = max(0.25, wrist[2] - 0.12)
         length = min(length, max((wrist[2] - closest) / towards_camera, 0.04))
     return Forearm(
         flexion=rng.normal(0.0, 20.0 * _DEG),

@@ -101,7 +101,7 @@ void main() {
     vec3 l = -light_direction;
     float diffuse = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
     float lit = lit_fraction(n, l);
-    diffuse = min(diffuse, mix(0.15 * diffuse, diffuse, lit));
+    diffuse = mix(0.2 * diffuse, diffuse, lit);  // shadows keep a little light (bounce)
     vec3 ambient = mix(ground_colour, sky_colour, 0.5 + 0.5 * dot(n, up));
     vec3 half_vector = normalize(l + view);
     float fresnel = 0.04 + 0.96 * pow(1.0 - max(dot(n, view), 0.0), 5.0);
@@ -365,8 +365,19 @@ _RENDERERS: dict[tuple[int, int, int], Renderer] = {}
 
 
 def renderer(width: int, height: int) -> Renderer:
-    """This process's renderer for one image size (a DataLoader worker makes its own: an EGL
-    context does not survive a fork)."""
+    """This process's renderer for one image size, made on first use.
+
+    EGL does not survive a fork: a process forked from one that has rendered cannot open a
+    context of its own (Mesa 22 hangs in eglInitialize). A DataLoader with forked workers is
+    fine as long as the parent never rendered; otherwise use
+    ``multiprocessing_context="spawn"`` (or "forkserver"). This raises instead of hanging."""
+    for owner, *_ in _RENDERERS:
+        if owner != os.getpid():
+            raise RuntimeError(
+                "this process was forked from one that had rendered with EGL, which cannot "
+                "work: render only in the workers (not in the parent before the DataLoader "
+                "starts), or give the DataLoader multiprocessing_context='spawn'"
+            )
     key = (os.getpid(), width, height)
     if key not in _RENDERERS:
         _RENDERERS[key] = Renderer(width, height)
