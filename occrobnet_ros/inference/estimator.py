@@ -5,13 +5,23 @@
     prediction.right_hand.joints                 # [21, 3] metres, camera optical frame
 
 Per frame, top to bottom in ``_predict_crops``: choose the crop (crop_policy: the previous
-frame's hands and object, or the whole image letterboxed), warp it to the network's square
-input (preprocess.py), run OccRobNet (model/), bring its outputs to the host
-(model/postprocess.py) and decode them into metres in the camera frame (decode.py). Then,
+frame's hands and object; else, with a ``hand_detector``, the hands MediaPipe's palm detector
+finds on the whole image (hand_detection.py); else the whole image letterboxed), warp it to
+the network's square input (preprocess.py), run OccRobNet (model/), bring its outputs to the
+host (model/postprocess.py) and decode them into metres in the camera frame (decode.py). Then,
 for a stream: the next frame's crop, optional One-Euro smoothing (smoothing.py) and track
 ids (tracking.py).
+
+With a ``hand_detector``, hand presence is the network's AND the palm detector's: a hand the
+network reports that was not already tracked from the previous frame is kept only if it lies
+on a detected hand; tracked hands are checked again ``HAND_RECHECK_FRAMES`` frames after
+every hand was last checked (a hand that left the view, or a scene cut, must not be tracked
+on). The detector runs when there is nothing to track (its regions choose the crop), when the
+network reports a new hand, and on those checks: a steady stream of tracked hands runs it
+once per that many frames.
 """
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -21,6 +31,7 @@ import torch
 
 from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.inference.decode import TOKEN_RADIUS_FACTOR, decode_prediction
+from occrobnet_ros.inference.hand_detection import HandDetection, HandDetector, lies_on_a_hand
 from occrobnet_ros.inference.preprocess import WARPS, Preprocess, prepare_network
 from occrobnet_ros.inference.smoothing import PredictionSmoother
 from occrobnet_ros.inference.tracking import TrackIds
@@ -31,11 +42,16 @@ from occrobnet_ros.model.checkpoint import (
     load_model,
 )
 from occrobnet_ros.model.postprocess import to_host
-from occrobnet_ros.prediction import Prediction
+from occrobnet_ros.prediction import HandEstimate, Prediction
 
 LOG = logging.getLogger(__name__)
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# hand_detector -> the MediaPipe palm detector variant (None: no detector).
+HAND_DETECTORS = {"none": None, "palm_full": "full", "palm_lite": "lite"}
+# Tracked hands are confirmed by the palm detector again after this many frames (0.5 s at
+# 30 fps): how long a hand the network keeps seeing in the ROI can outlive the real one.
+HAND_RECHECK_FRAMES = 15
 # A frame whose pixels all lie within this many levels of each other in every channel (a lens
 # cap, a dark or saturated frame) shows no hand and no object: nothing is reported, whatever
 # the network says (a trained network has called a black frame an object: MODEL_CARD.md).
@@ -73,6 +89,7 @@ class Estimator:
         object_threshold: float = 0.5,
         warp: str = "auto",
         compile_model: bool = False,
+        hand_detector: str = "none",
     ):
         if precision not in PRECISIONS:
             raise EstimatorError(
@@ -80,6 +97,10 @@ class Estimator:
             )
         if warp not in WARPS:
             raise EstimatorError(f"warp must be one of {WARPS}, got {warp!r}")
+        if hand_detector not in HAND_DETECTORS:
+            raise EstimatorError(
+                f"hand_detector must be one of {tuple(HAND_DETECTORS)}, got {hand_detector!r}"
+            )
         self.device = select_device(device)
         if precision != "fp32" and self.device.type != "cuda":
             LOG.warning("precision %s needs CUDA: running in fp32 on the CPU", precision)
@@ -101,6 +122,9 @@ class Estimator:
         self.object_threshold = object_threshold
         self.smoothing = smoothing
         self._smoothing_settings = (smoothing_min_cutoff, smoothing_beta)
+        self.hand_detector = hand_detector
+        variant = HAND_DETECTORS[hand_detector]
+        self._palms = HandDetector(variant, self.device) if variant else None
         self.tracks = TrackIds()  # ids of the streamed frames' hands and object, and counts
         self.reset()
 
@@ -110,6 +134,8 @@ class Estimator:
         """Forget the previous frames: ROI, smoothing and track ids restart (e.g. time jumped
         back)."""
         self._track_points: np.ndarray | None = None
+        self._tracked_hands: set[int] = set()  # indices into Prediction.hands
+        self._frames_since_check = 0  # frames whose tracked hands the detector did not see
         self.tracks.reset()
         self._smoother = PredictionSmoother(*self._smoothing_settings)
 
@@ -120,7 +146,7 @@ class Estimator:
 
     def close(self) -> None:
         """Free the model (and GPU memory); the estimator cannot be used afterwards."""
-        self.model = self._network = None
+        self.model = self._network = self._palms = None
         self._preprocess.release()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -139,23 +165,28 @@ class Estimator:
         raw image, the 3D fit uses them undistorted."""
         _check_image(rgb)
         K = _check_intrinsics(K)
-        height, width = rgb.shape[:2]
         use_roi = self.roi_tracking and self._track_points is not None
-        transform = (
-            crop_policy.roi_transform(self._track_points, self.input_size)
-            if use_roi
-            else crop_policy.full_frame_transform(width, height, self.input_size)
-        )
-        prediction = self._predict_crops([rgb], [K], [transform], [distortion])[0]
+        self._frames_since_check += 1
+        recheck = self._frames_since_check >= HAND_RECHECK_FRAMES
+        tracked = self._tracked_hands if use_roi and not recheck else set()
+        if use_roi:
+            look = _Look(crop_policy.roi_transform(self._track_points, self.input_size))
+        else:
+            look = self._first_look(rgb)
+        prediction = self._predict_crops([rgb], [K], [look.transform], [distortion])[0]
         if use_roi and not _anything_detected(prediction):
             # The ROI lost everything: look at the whole image again within this frame.
-            full = crop_policy.full_frame_transform(width, height, self.input_size)
             lost = prediction
-            prediction = self._predict_crops([rgb], [K], [full], [distortion])[0]
+            look = self._first_look(rgb)
+            prediction = self._predict_crops([rgb], [K], [look.transform], [distortion])[0]
             # The frame cost both passes: report both (latency figures and diagnostics).
             prediction.inference_time += lost.inference_time
             for stage, seconds in lost.timings.items():
                 prediction.timings[stage] += seconds
+            tracked = set()
+        if self._confirm_hands(prediction, rgb, look, tracked):
+            self._frames_since_check = 0
+        self._tracked_hands = {i for i, hand in enumerate(prediction.hands) if hand.detected}
         self._track_points = (
             _tracked_points(prediction, K, distortion) if self.roi_tracking else None
         )
@@ -189,16 +220,57 @@ class Estimator:
         scales = (
             box_scales if box_scales is not None else [crop_policy.DATASET_BOX_SCALE] * len(images)
         )
-        transforms = [
-            self._crop_transform(rgb, box, scale)
+        looks = [
+            self._batch_look(rgb, box, scale)
             for rgb, box, scale in zip(images, boxes, scales, strict=True)
         ]
-        return self._predict_crops(images, Ks, transforms, distortions)
+        predictions = self._predict_crops(
+            images, Ks, [look.transform for look in looks], distortions
+        )
+        for rgb, look, prediction in zip(images, looks, predictions, strict=True):
+            if not look.from_box:
+                self._confirm_hands(prediction, rgb, look, tracked=set())
+        return predictions
 
-    def _crop_transform(self, rgb: np.ndarray, box: np.ndarray | None, scale: float) -> np.ndarray:
+    def _batch_look(self, rgb: np.ndarray, box: np.ndarray | None, scale: float) -> "_Look":
+        """A dataset box is trusted (its hands are not gated); without one, the first look."""
         if box is not None and np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]:
-            return crop_policy.box_transform(box, self.input_size, scale)
-        return crop_policy.full_frame_transform(rgb.shape[1], rgb.shape[0], self.input_size)
+            return _Look(crop_policy.box_transform(box, self.input_size, scale), from_box=True)
+        return self._first_look(rgb)
+
+    def _first_look(self, rgb: np.ndarray) -> "_Look":
+        """Where to look with nothing tracked: around the detected hands, or the whole image
+        (no detector, or no hand found: the object may still be there)."""
+        height, width = rgb.shape[:2]
+        full = crop_policy.full_frame_transform(width, height, self.input_size)
+        if self._palms is None:
+            return _Look(full)
+        started = time.perf_counter()
+        palms = self._palms.detect(rgb)
+        regions = [(palm.roi_center, palm.roi_size, palm.roi_rotation) for palm in palms]
+        transform = crop_policy.detection_transform(regions, self.input_size) if palms else full
+        return _Look(transform, palms=palms, seconds=time.perf_counter() - started)
+
+    def _confirm_hands(
+        self, prediction: Prediction, rgb: np.ndarray, look: "_Look", tracked: set[int]
+    ) -> bool:
+        """Drop the hands the palm detector does not confirm (module docstring); no-op without
+        a detector. The detector's time is counted in the preprocess stage. Returns whether
+        every hand the network reported was checked (none was taken on trust from tracking)."""
+        if self._palms is None:
+            return False
+        detected = [i for i, hand in enumerate(prediction.hands) if hand.detected]
+        new = [i for i in detected if i not in tracked]
+        if new and look.palms is None:
+            started = time.perf_counter()
+            look.palms = self._palms.detect(rgb)
+            look.seconds += time.perf_counter() - started
+        for i in new:
+            if not lies_on_a_hand(prediction.hands[i].keypoints_2d, look.palms):
+                _drop_hand(prediction, i)
+        prediction.timings["preprocess"] = prediction.timings.get("preprocess", 0.0) + look.seconds
+        prediction.inference_time += look.seconds
+        return len(new) == len(detected)
 
     def _predict_crops(self, images, Ks, transforms, distortions=None) -> list[Prediction]:
         distortions = distortions if distortions is not None else [None] * len(images)
@@ -247,6 +319,24 @@ class Estimator:
             ),
         ):
             return to_host(self._network(batch, intrinsics=crop_Ks), self.input_size)
+
+
+@dataclasses.dataclass
+class _Look:
+    """Where the network looks at one frame, and the palms found there (None: not run)."""
+
+    transform: np.ndarray  # 2x3 image -> crop
+    palms: list[HandDetection] | None = None
+    seconds: float = 0.0  # spent in the palm detector
+    from_box: bool = False  # a dataset's box
+
+
+def _drop_hand(prediction: Prediction, index: int) -> None:
+    """Replace hand ``index`` of ``prediction.hands`` by an undetected one."""
+    if index == 0:
+        prediction.right_hand = HandEstimate()
+    else:
+        prediction.left_hand = HandEstimate()
 
 
 def _anything_detected(prediction: Prediction) -> bool:

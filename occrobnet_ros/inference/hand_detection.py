@@ -339,9 +339,14 @@ class HandDetector:
 
     def __init__(self, variant: str = "full", device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
+        self.variant = variant
         self.palm_model = load_mediapipe_model(f"palm_detection_{variant}").to(self.device)
-        self.landmark_model = load_mediapipe_model(f"hand_landmark_{variant}").to(self.device)
         self.anchors = ssd_anchors(PALM_ANCHORS)
+
+    @functools.cached_property
+    def landmark_model(self) -> torch.nn.Module:
+        """Loaded on first use: the estimator needs only the palm detector."""
+        return load_mediapipe_model(f"hand_landmark_{self.variant}").to(self.device)
 
     @torch.inference_mode()
     def detect(
@@ -392,6 +397,18 @@ class HandDetector:
 
     def _batch(self, image: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device)
+
+
+def lies_on_a_hand(points_2d: np.ndarray, detections: list[HandDetection]) -> bool:
+    """Whether the median of ``points_2d`` [N, 2] (px) lies inside a detection's hand square
+    (the rotated ROI, 2.6x the palm: it covers the fingers and what they hold)."""
+    centre = np.median(np.asarray(points_2d, np.float64), axis=0)
+    for detection in detections:
+        # Into the square's own axes: R(r)^T (p - c), then compare with half its side.
+        offset = (centre - detection.roi_center) @ _rotation_matrix(detection.roi_rotation)
+        if np.all(np.abs(offset) <= detection.roi_size / 2.0):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=2)

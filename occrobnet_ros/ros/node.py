@@ -223,6 +223,7 @@ class PoseNode(LifecycleNode):
                 precision=settings.precision,
                 compile_model=settings.compile_model,
                 roi_tracking=settings.roi_tracking,
+                hand_detector=settings.hand_detector,
                 smoothing=settings.smoothing,
                 smoothing_min_cutoff=settings.smoothing_min_cutoff,
                 smoothing_beta=settings.smoothing_beta,

@@ -136,6 +136,14 @@ SPECS: dict[str, Spec] = {
         0.5, "Object presence probability for detected = true.", bounds=(0.0, 1.0)
     ),
     "roi_tracking": Spec(True, "Crop around the previous frame's hands and object.", live=False),
+    "hand_detector": Spec(
+        "palm_full",
+        "MediaPipe's palm detector (palm_full | palm_lite) chooses the crop when nothing is "
+        "tracked and confirms each new hand; none = the network's presence alone (synthetic "
+        "capsule hands, which the palm detector does not know).",
+        live=False,
+        choices=("palm_full", "palm_lite", "none"),
+    ),
     "smoothing": Spec(False, "One-Euro filter on joints and object pose."),
     "smoothing_min_cutoff": Spec(
         1.0,
@@ -186,6 +194,7 @@ class Settings:
     hand_threshold: float
     object_threshold: float
     roi_tracking: bool
+    hand_detector: str
     smoothing: bool
     smoothing_min_cutoff: float
     smoothing_beta: float

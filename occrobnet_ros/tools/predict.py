@@ -58,6 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--hand-threshold", type=float, default=0.5)
     parser.add_argument("--object-threshold", type=float, default=0.5)
+    add_hand_detector_argument(parser)
+
+
+def add_hand_detector_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hand-detector",
+        choices=("palm_full", "palm_lite", "none"),
+        default="palm_full",
+        help="MediaPipe's palm detector chooses the crop and confirms each hand (default "
+        "palm_full); none: the whole image, the network's presence alone",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             roi_tracking=False,
             hand_threshold=args.hand_threshold,
             object_threshold=args.object_threshold,
+            hand_detector=args.hand_detector,
         )
     except (EstimatorError, CheckpointError) as error:
         print(f"occrobnet predict: {error}", file=sys.stderr)

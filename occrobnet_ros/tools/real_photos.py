@@ -32,7 +32,7 @@ import numpy as np
 
 from occrobnet_ros import geometry
 from occrobnet_ros.skeleton import WRIST
-from occrobnet_ros.tools.predict import DEFAULT_FOV_DEG, read_rgb
+from occrobnet_ros.tools.predict import DEFAULT_FOV_DEG, add_hand_detector_argument, read_rgb
 
 FOUND_DISTANCE = 0.5  # of the reference hand's size: our hand lies on it
 PCK_THRESHOLDS = (0.1, 0.2)
@@ -213,6 +213,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--draw", type=Path, help="write annotated photos here (reference white)")
     parser.add_argument("--device", default="auto")
+    add_hand_detector_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
     if not (photos / "hands").is_dir() or not (photos / "no_hands").is_dir():
         print(f"occrobnet real-photos: {photos} has no hands/ and no_hands/", file=sys.stderr)
         return 2
-    estimator = Estimator(args.checkpoint, device=args.device, roi_tracking=False)
+    estimator = Estimator(
+        args.checkpoint, device=args.device, roi_tracking=False, hand_detector=args.hand_detector
+    )
     report = check(estimator, MediaPipeReference(), photos, args.draw)
     summary = report.summary()
     for hand in report.hands:
