@@ -315,3 +315,38 @@ def test_a_forked_renderer_raises_instead_of_hanging(monkeypatch):
     monkeypatch.setattr(renderer, "_RENDERERS", {(-1, 640, 480): object()})
     with pytest.raises(RuntimeError, match="spawn"):
         renderer.renderer(640, 480)
+
+
+# --- training on rendered frames ------------------------------------------------------------
+
+
+def test_interleaved_frames_take_turns():
+    from occrobnet_ros.data.dataset import Interleaved
+
+    frames = Interleaved(["r0", "r1", "r2", "r3"], ["p0", "p1", "p2", "p3"])
+    assert [frames[i] for i in range(len(frames))] == ["r0", "p1", "r2", "p3"]
+    with pytest.raises(ValueError, match="interleaving"):
+        Interleaved([1, 2], [1])
+
+
+@needs_egl
+def test_train_on_rendered_frames(tmp_path, photo_dir, capsys):
+    """occrobnet train --dataset rendered: rendered and procedural frames in turn, validated
+    on procedural seeds; without installed photos it stops and says where they go."""
+    from occrobnet_ros import cli
+    from occrobnet_ros.model import load_model
+
+    common = [
+        "train", "--dataset", "rendered", "--model", "config/model/occrobnet_tiny.yaml",
+        "--set", "input_size=128", "heatmap_size=16", "--steps", "2", "--batch-size", "2",
+        "--workers", "0", "--threads", "1", "--val-size", "2", "--val-every", "2",
+    ]  # fmt: skip
+    assert (
+        cli.main([*common, "--backgrounds", str(photo_dir), "--out", str(tmp_path / "run")]) == 0
+    )
+    load_model(tmp_path / "run" / "checkpoint.safetensors")
+    assert (tmp_path / "run" / "val.csv").read_text().count("\n") == 2  # header and step 2
+    empty = tmp_path / "no_photos"
+    empty.mkdir()
+    assert cli.main([*common, "--backgrounds", str(empty), "--out", str(tmp_path / "r")]) == 2
+    assert "scripts/get_backgrounds.sh" in capsys.readouterr().err

@@ -50,6 +50,22 @@ def training_example(
     return image, targets
 
 
+class Interleaved(Dataset):
+    """Two equally long datasets taking turns: item i is first[i] for even i, second[i] for
+    odd i (the same length, so a resumed run's frame counts mean the same)."""
+
+    def __init__(self, first: Dataset, second: Dataset) -> None:
+        if len(first) != len(second):
+            raise ValueError(f"interleaving {len(first)} with {len(second)} items")
+        self.parts = (first, second)
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def __getitem__(self, index: int):
+        return self.parts[index % 2][index]
+
+
 class SyntheticDataset(Dataset):
     """(image [3, S, S], targets) per seed; see the module docstring."""
 

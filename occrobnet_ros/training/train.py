@@ -9,8 +9,9 @@
     torchrun --nproc_per_node=N -m occrobnet_ros.cli train ...   (the same arguments)
 
 ``--dataset`` is ``synthetic`` (the generator, data/synthetic/; no --data-root),
-``interhand``, ``ho3d`` or ``h2o3d`` (a root folder in the dataset's official layout,
-data/readers/; docs/datasets.md). A root that is missing or laid out otherwise ends
+``rendered`` (data/rendered/'s frames on the photos of ``--backgrounds``, every other frame a
+procedural one; validated on procedural seeds), ``interhand``, ``ho3d`` or ``h2o3d`` (a
+root folder in the dataset's official layout, data/readers/; docs/datasets.md). A root that is missing or laid out otherwise ends
 the command with exit code 2 and a message naming the missing paths, before anything is
 written.
 
@@ -74,12 +75,22 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from occrobnet_ros.data.augment import AugmentConfig
-from occrobnet_ros.data.dataset import RecordDataset, SyntheticDataset, split_sequences
+from occrobnet_ros.data.dataset import (
+    Interleaved,
+    RecordDataset,
+    SyntheticDataset,
+    split_sequences,
+)
 from occrobnet_ros.data.readers.record import DatasetFormatError, DatasetLayoutError, open_dataset
+from occrobnet_ros.data.rendered.dataset import RenderedDataset
+from occrobnet_ros.data.rendered.generator import RenderedConfig
+from occrobnet_ros.data.rendered.install_backgrounds import default_cache as default_backgrounds
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.data.targets import collate
 
-DATASETS = ("synthetic", "interhand", "ho3d", "h2o3d")
+DATASETS = ("synthetic", "rendered", "interhand", "ho3d", "h2o3d")
+# Generated on the fly, from seeds (no --data-root; validated on procedural seeds).
+GENERATED = ("synthetic", "rendered")
 LR_SCHEDULES = ("cosine", "constant")
 AUGMENT_KEYS = tuple(field.name for field in fields(AugmentConfig))
 # Options that belong to one run, never to a recipe.
@@ -136,6 +147,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "III ablations) or loss_weights.hand_presence=4; the last of a key wins",
     )
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
+    parser.add_argument(
+        "--backgrounds",
+        metavar="DIR",
+        help="--dataset rendered: the installed hand-free photos (default: "
+        "install_backgrounds' folder, ~/.cache/occrobnet_ros/backgrounds)",
+    )
     parser.add_argument(
         "--data-root", "--root", help="the dataset's root folder, official layout (not synthetic)"
     )
@@ -462,7 +479,14 @@ def resumed_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def dataset_problem(args: argparse.Namespace) -> str | None:
     """Why the dataset options cannot work (the message names the missing path), or None."""
-    if args.dataset == "synthetic":
+    if args.dataset == "rendered":
+        folder = rendered_config(args).background_dir
+        if not (Path(folder) / "photos").is_dir():
+            return (
+                f"--dataset rendered needs hand-free photos in {folder}/photos: install them "
+                "with scripts/get_backgrounds.sh, or give --backgrounds DIR"
+            )
+    if args.dataset in GENERATED:
         if args.val_sequences:
             return "--val-sequences is for datasets (synthetic validation seeds are held out)"
         return None
@@ -535,7 +559,7 @@ def options_problem(args: argparse.Namespace) -> str | None:
     if args.resume:
         return None  # checked before the run's arguments were read back
     epochs, weights = args.epochs, args.backbone_weights
-    if epochs is not None and args.dataset == "synthetic":
+    if epochs is not None and args.dataset in GENERATED:
         return "--epochs needs a dataset: synthetic frames are unlimited, give --steps"
     if epochs is not None and epochs <= 0:
         return f"--epochs must be positive, got {epochs:g}"
@@ -592,13 +616,26 @@ def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: 
     """``count`` training frames from frame ``start`` on (real datasets: a new permutation of
     the split every epoch, seeded by --seed)."""
     augmentation = augmentation_config(args)
-    if args.dataset != "synthetic":
+    if args.dataset not in GENERATED:
         reader = open_reader(args.dataset, args.data_root, args.split)
         if args.val_sequences:
             reader, _ = split_sequences(reader, args.val_sequences)
         return RecordDataset(reader, input_size, augmentation, args.seed, count, start, True)
     seeds = training_seeds(count, TRAIN_SEED_START + start)
-    return SyntheticDataset(seeds, input_size, synthetic_config(args), augmentation, args.seed)
+    procedural = SyntheticDataset(
+        seeds, input_size, synthetic_config(args), augmentation, args.seed
+    )
+    if args.dataset == "synthetic":
+        return procedural
+    # Rendered hands on real photos, every other frame a procedural one: the new frames teach
+    # real-looking hands while the procedural ones keep the synthetic benchmark's skills.
+    rendered = RenderedDataset(seeds, input_size, rendered_config(args), augmentation, args.seed)
+    return Interleaved(rendered, procedural)
+
+
+def rendered_config(args: argparse.Namespace) -> RenderedConfig:
+    folder = getattr(args, "backgrounds", None) or default_backgrounds()
+    return RenderedConfig(background_dir=str(folder))
 
 
 def augmentation_config(args: argparse.Namespace) -> AugmentConfig:
@@ -618,7 +655,7 @@ def validation_dataset(args: argparse.Namespace, input_size: int) -> Dataset | N
     """
     if args.val_size <= 0:
         return None
-    if args.dataset == "synthetic":
+    if args.dataset in GENERATED:
         seeds = np.arange(VALIDATION_SEED_START, VALIDATION_SEED_START + args.val_size)
         return SyntheticDataset(seeds, input_size, validation_config(args), AugmentConfig.none())
     if args.val_sequences:
