@@ -11,9 +11,9 @@
 ``--dataset`` is ``synthetic`` (the generator, data/synthetic/; no --data-root),
 ``rendered`` (data/rendered/'s frames on the photos of ``--backgrounds``, every other frame a
 procedural one; validated on procedural seeds), ``interhand``, ``ho3d`` or ``h2o3d`` (a
-root folder in the dataset's official layout, data/readers/; docs/datasets.md). A root that is missing or laid out otherwise ends
-the command with exit code 2 and a message naming the missing paths, before anything is
-written.
+root folder in the dataset's official layout, data/readers/; docs/datasets.md). A root
+that is missing or laid out otherwise ends the command with exit code 2 and a message naming
+the missing paths, before anything is written.
 
 Optimisation follows Keypoint Transformer (model_reference.md 1.6): AdamW (weight decay 0.01)
 with two parameter groups, the backbone (ResNet + FPN) at ``--backbone-lr-scale`` times the
