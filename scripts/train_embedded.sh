@@ -14,8 +14,11 @@
 #                                           puts the synthetic checkpoint's transformer and heads
 #                                           on MediaPipe's landmark body (frozen; a new FPN),
 #                                           STAGE "all" then fine-tunes everything, the body at
-#                                           0.1x; MINUTES (default 50) of wall-clock schedule;
-#                                           DATASET (default synthetic)
+#                                           0.1x; STAGE "tiny" fine-tunes the synthetic
+#                                           checkpoint itself (same network, so the node's speed
+#                                           is unchanged) on rendered frames; MINUTES (default
+#                                           50) of wall-clock schedule; DATASET (default
+#                                           synthetic; rendered for "tiny"), LR
 #   scripts/train_embedded.sh resume N      continue that run (same code snapshot) with its
 #                                           schedule stretched to N steps
 #   scripts/train_embedded.sh export        copy its latest checkpoint to weights/ in float16 and
@@ -52,7 +55,11 @@ real)
     all)
         START=(--init "$RUN/heads/checkpoint.safetensors" --backbone-lr-scale 0.1)
         OUT="$RUN/all" ;;
-    *) echo "usage: scripts/train_embedded.sh real heads|all" ; exit 2 ;;
+    tiny)
+        START=(--init weights/occrobnet_tiny_synthetic.safetensors --backbone-lr-scale 1.0)
+        DATASET=${DATASET:-rendered}
+        OUT="$RUN/tiny" ;;
+    *) echo "usage: scripts/train_embedded.sh real heads|all|tiny" ; exit 2 ;;
     esac
     mkdir -p "$OUT/code"
     rm -rf "$OUT/code/occrobnet_ros"
