@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--output", type=Path, default=Path("demo_output"))
     parser.add_argument("--images", type=int, default=24, help="annotated frames to write")
+    parser.add_argument(
+        "--hand-detector",
+        default="none",
+        choices=("none", "palm_full", "palm_lite"),
+        help="the node's hand_detector (default none: the demo's procedural hands are not "
+        "hands MediaPipe's palm detector knows; a real camera keeps the node's palm_full)",
+    )
 
 
 @dataclass
@@ -93,7 +100,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _node_command(args) -> list[str]:
-    parameters = {"device": args.device}
+    parameters = {"device": args.device, "hand_detector": args.hand_detector}
+    if args.hand_detector == "none":
+        print(
+            "[demo] hand_detector none: the palm detector confirms about half of the "
+            "procedural hands (capsule fingers), so the demo runs without it; on a real "
+            "camera the node's default, palm_full, applies",
+            flush=True,
+        )
     if args.checkpoint:  # rcl cannot parse an empty override; empty means the default anyway
         parameters["checkpoint"] = args.checkpoint
     command = child_node.node_command(
