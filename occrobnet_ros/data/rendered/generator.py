@@ -28,7 +28,7 @@ there is no nearer than the skin around the joint, where the ray to the joint en
 else in front (the object, the other hand, other fingers, the palm) hides it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import cv2
@@ -40,7 +40,11 @@ from occrobnet_ros.data.rendered.object_mesh import OBJECT_LABEL, object_mesh
 from occrobnet_ros.data.rendered.renderer import Lighting, Mesh, renderer, soften_edges
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.synthetic import appearance
-from occrobnet_ros.data.synthetic.generator import joint_visibility, occlusion_bucket
+from occrobnet_ros.data.synthetic.generator import (
+    PinholeCamera,
+    joint_visibility,
+    occlusion_bucket,
+)
 from occrobnet_ros.data.synthetic.objects import BOX, SYMMETRY_Z180, SceneObject
 from occrobnet_ros.geometry import project
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, PARENTS
@@ -51,7 +55,7 @@ _PALM_TINT = np.array([1.0, 0.93, 0.9])  # palms are lighter and pinker than the
 
 
 @dataclass(frozen=True)
-class RenderedConfig:
+class RenderedConfig(PinholeCamera):
     """Camera, scene statistics and the photo folder of the rendered generator."""
 
     background_dir: str | None = None
@@ -69,21 +73,6 @@ class RenderedConfig:
     negative_probability: float = 0.15  # hand-free real photos
     real_texture_probability: float = 0.4  # a box gets real textures (the folder's textures/)
     jpeg_probability: float = 0.5
-
-    @property
-    def K(self) -> np.ndarray:
-        return np.array(
-            [[self.focal, 0.0, self.width / 2.0], [0.0, self.focal, self.height / 2.0], [0, 0, 1]]
-        )
-
-    def scaled(self, factor: float) -> "RenderedConfig":
-        """The same scenes seen by a camera with ``factor`` times the resolution."""
-        return replace(
-            self,
-            width=int(round(self.width * factor)),
-            height=int(round(self.height * factor)),
-            focal=self.focal * factor,
-        )
 
 
 def background_pool(config: RenderedConfig) -> BackgroundPool:

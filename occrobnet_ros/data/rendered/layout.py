@@ -19,7 +19,7 @@ import numpy as np
 from occrobnet_ros.data.rendered import articulation, hand_mesh
 from occrobnet_ros.data.rendered.hand_mesh import Forearm, HandAsset, HandShape, PosedHand
 from occrobnet_ros.data.synthetic import scene
-from occrobnet_ros.data.synthetic.objects import BOX, CYLINDER, SceneObject, sample_object
+from occrobnet_ros.data.synthetic.objects import SceneObject, sample_object
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, RIGHT
 
 _CLOSURE_STEPS = np.linspace(0.0, 1.0, 21)
@@ -196,27 +196,9 @@ def grasping_hand(rng, asset, left, obj: SceneObject, config, opposite=None) -> 
 def _grasp_directions(rng, obj: SceneObject, opposite: PlacedHand | None):
     """(approach: object centre -> palm, finger direction), camera frame; as synthetic.py's
     ``_hold``: most arms come from below, none points into the lens."""
-    approach, fingers = scene.grasp_directions(rng, obj)
-    approach, fingers = obj.rotation @ approach, obj.rotation @ fingers
-    if opposite is not None:
-        # The other palm faces into the object: approach from its far side.
-        approach = opposite.rotation[:, 2] + rng.normal(0.0, 0.3, 3)
-        approach /= np.linalg.norm(approach)
-        if obj.kind in (BOX, CYLINDER):  # snap to the object's side the other palm faces
-            local = obj.rotation.T @ approach
-            if obj.kind == BOX:
-                axis = int(np.argmax(np.abs(local)))
-                local = np.eye(3)[axis] * np.sign(local[axis])
-            else:
-                local[2] = 0.0
-                local /= np.linalg.norm(local) + 1e-12
-            approach = obj.rotation @ local
-        fingers = opposite.rotation[:, 0]
-    elif np.dot(fingers, scene.UP) < 0.0 and rng.random() < 0.8:
-        fingers = -fingers
-    if fingers[2] > scene.MAX_AWAY:
-        fingers = -fingers
-    return approach, fingers
+    return scene.grasp_directions_in_camera(
+        rng, obj, None if opposite is None else opposite.rotation
+    )
 
 
 def _palm_penetration(hand: PlacedHand, obj: SceneObject) -> float:

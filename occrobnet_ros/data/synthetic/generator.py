@@ -65,8 +65,28 @@ EMPTY_SCENE = "empty"  # background only (SyntheticConfig.empty_probability)
 OBJECT_LABEL = 3  # hand labels are 1 (right) and 2 (left)
 
 
+class PinholeCamera:
+    """For a generator's config dataclass with ``width``, ``height`` (px) and ``focal`` (px):
+    its camera matrix and the same config at another resolution."""
+
+    @property
+    def K(self) -> np.ndarray:
+        return np.array(
+            [[self.focal, 0.0, self.width / 2.0], [0.0, self.focal, self.height / 2.0], [0, 0, 1]]
+        )
+
+    def scaled(self, factor: float):
+        """The same scenes seen by a camera with ``factor`` times the resolution."""
+        return replace(
+            self,
+            width=int(round(self.width * factor)),
+            height=int(round(self.height * factor)),
+            focal=self.focal * factor,
+        )
+
+
 @dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(PinholeCamera):
     """Camera and scene statistics of the generator."""
 
     width: int = 640
@@ -87,21 +107,6 @@ class SyntheticConfig:
     # Of those, the share whose background is noise, a flat colour or a gradient
     # (appearance.degenerate_background) instead of a cluttered scene.
     degenerate_probability: float = 0.3
-
-    @property
-    def K(self) -> np.ndarray:
-        return np.array(
-            [[self.focal, 0.0, self.width / 2.0], [0.0, self.focal, self.height / 2.0], [0, 0, 1]]
-        )
-
-    def scaled(self, factor: float) -> "SyntheticConfig":
-        """The same scenes seen by a camera with ``factor`` times the resolution."""
-        return replace(
-            self,
-            width=int(round(self.width * factor)),
-            height=int(round(self.height * factor)),
-            focal=self.focal * factor,
-        )
 
 
 def benchmark_seeds() -> np.ndarray:
@@ -211,26 +216,9 @@ def _position_sampler(rng, config: SyntheticConfig):
 
 def _hold(rng, shape, left: bool, obj: SceneObject, opposite=None) -> scene.SceneHand:
     """A hand grasping ``obj``; with ``opposite``, from roughly the other side of it."""
-    approach, fingers = scene.grasp_directions(rng, obj)
-    approach_cam, fingers_cam = obj.rotation @ approach, obj.rotation @ fingers
-    if opposite is not None:
-        # The other palm's normal points into the object: approach from its far side.
-        approach_cam = opposite.rotation[:, 2] + rng.normal(0.0, 0.3, 3)
-        approach_cam /= np.linalg.norm(approach_cam)
-        if obj.kind in (BOX, CYLINDER):  # snap to the object's side the other palm faces
-            local = obj.rotation.T @ approach_cam
-            if obj.kind == BOX:
-                axis = int(np.argmax(np.abs(local)))
-                local = np.eye(3)[axis] * np.sign(local[axis])
-            else:
-                local[2] = 0.0
-                local /= np.linalg.norm(local) + 1e-12
-            approach_cam = obj.rotation @ local
-        fingers_cam = opposite.rotation[:, 0]
-    elif np.dot(fingers_cam, scene.UP) < 0.0 and rng.random() < 0.8:
-        fingers_cam = -fingers_cam  # most arms come from below
-    if fingers_cam[2] > scene.MAX_AWAY:
-        fingers_cam = -fingers_cam  # not with the forearm pointing into the lens
+    approach_cam, fingers_cam = scene.grasp_directions_in_camera(
+        rng, obj, None if opposite is None else opposite.rotation
+    )
     return scene.grasp_hand(rng, shape, left, obj, approach_cam, fingers_cam)
 
 

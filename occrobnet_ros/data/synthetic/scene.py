@@ -146,6 +146,35 @@ def grasp_directions(rng, obj: SceneObject) -> tuple[np.ndarray, np.ndarray]:
     return approach, fingers
 
 
+def grasp_directions_in_camera(
+    rng, obj: SceneObject, opposite_rotation: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(approach: object centre -> palm, finger direction) in the camera frame. Most arms come
+    from below and none points into the lens; with the other hand's rotation (camera <- palm),
+    the approach is from the object's far side and the fingers run along the other hand's."""
+    approach, fingers = grasp_directions(rng, obj)
+    approach, fingers = obj.rotation @ approach, obj.rotation @ fingers
+    if opposite_rotation is not None:
+        # The other palm's normal points into the object: approach from its far side.
+        approach = opposite_rotation[:, 2] + rng.normal(0.0, 0.3, 3)
+        approach /= np.linalg.norm(approach)
+        if obj.kind in (BOX, CYLINDER):  # snap to the object's side the other palm faces
+            local = obj.rotation.T @ approach
+            if obj.kind == BOX:
+                axis = int(np.argmax(np.abs(local)))
+                local = np.eye(3)[axis] * np.sign(local[axis])
+            else:
+                local[2] = 0.0
+                local /= np.linalg.norm(local) + 1e-12
+            approach = obj.rotation @ local
+        fingers = opposite_rotation[:, 0]
+    elif np.dot(fingers, UP) < 0.0 and rng.random() < 0.8:
+        fingers = -fingers
+    if fingers[2] > MAX_AWAY:
+        fingers = -fingers  # not with the forearm pointing into the lens
+    return approach, fingers
+
+
 def _random_unit(rng: np.random.Generator) -> np.ndarray:
     v = rng.standard_normal(3)
     return v / np.linalg.norm(v)
