@@ -102,6 +102,23 @@ def test_only_the_hands_on_a_palm_are_kept_and_the_crop_is_around_the_palms(esti
     assert prediction.timings["preprocess"] >= look.seconds
 
 
+def test_one_detected_hand_confirms_one_hand(estimator, monkeypatch):
+    """Both of the network's hand slots on the one real hand: the more confident stays."""
+
+    def both_slots_on_one_hand(*args):
+        left = _hand_at(RIGHT_AT)
+        left.confidence = 0.95
+        return Prediction(right_hand=_hand_at(RIGHT_AT), left_hand=left)
+
+    monkeypatch.setattr(estimator_module, "decode_prediction", both_slots_on_one_hand)
+    estimator._palms = StubPalms([_palm(RIGHT_AT)])
+    prediction = estimator.predict_batch([FRAME], [K])[0]
+    assert prediction.left_hand.detected and not prediction.right_hand.detected
+    estimator._palms = StubPalms([_palm(RIGHT_AT), _palm(RIGHT_AT + 5.0)])  # two real hands
+    prediction = estimator.predict_batch([FRAME], [K])[0]
+    assert prediction.left_hand.detected and prediction.right_hand.detected
+
+
 def test_a_tracked_hand_needs_no_palm_but_a_new_one_does(estimator):
     palms = StubPalms([_palm(RIGHT_AT)])
     estimator._palms = palms

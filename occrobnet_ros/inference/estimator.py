@@ -31,7 +31,7 @@ import torch
 
 from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.inference.decode import TOKEN_RADIUS_FACTOR, decode_prediction
-from occrobnet_ros.inference.hand_detection import HandDetection, HandDetector, lies_on_a_hand
+from occrobnet_ros.inference.hand_detection import HandDetection, HandDetector, hand_under
 from occrobnet_ros.inference.preprocess import WARPS, Preprocess, prepare_network
 from occrobnet_ros.inference.smoothing import PredictionSmoother
 from occrobnet_ros.inference.tracking import TrackIds
@@ -265,8 +265,15 @@ class Estimator:
             started = time.perf_counter()
             look.palms = self._palms.detect(rgb)
             look.seconds += time.perf_counter() - started
-        for i in new:
-            if not lies_on_a_hand(prediction.hands[i].keypoints_2d, look.palms):
+        # One hand per detected hand: the tracked hands keep theirs, then the new ones take
+        # what is left, the most confident first (both slots on one real hand: one stays).
+        hands, free = prediction.hands, list(look.palms or [])
+        tracked_first = [i for i in detected if i not in new]
+        for i in tracked_first + sorted(new, key=lambda i: -hands[i].confidence):
+            under = hand_under(hands[i].keypoints_2d, free)
+            if under is not None:
+                free.pop(under)
+            elif i in new:
                 _drop_hand(prediction, i)
         prediction.timings["preprocess"] = prediction.timings.get("preprocess", 0.0) + look.seconds
         prediction.inference_time += look.seconds

@@ -399,16 +399,24 @@ class HandDetector:
         return torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device)
 
 
-def lies_on_a_hand(points_2d: np.ndarray, detections: list[HandDetection]) -> bool:
-    """Whether the median of ``points_2d`` [N, 2] (px) lies inside a detection's hand square
-    (the rotated ROI, 2.6x the palm: it covers the fingers and what they hold)."""
+def hand_under(points_2d: np.ndarray, detections: list[HandDetection]) -> int | None:
+    """The index of the detection whose hand square (the rotated ROI, 2.6x the palm: it
+    covers the fingers and what they hold) holds the median of ``points_2d`` [N, 2] (px), the
+    one with the nearest centre if several do; None if none does."""
     centre = np.median(np.asarray(points_2d, np.float64), axis=0)
-    for detection in detections:
+    best, best_distance = None, np.inf
+    for index, detection in enumerate(detections):
         # Into the square's own axes: R(r)^T (p - c), then compare with half its side.
         offset = (centre - detection.roi_center) @ _rotation_matrix(detection.roi_rotation)
-        if np.all(np.abs(offset) <= detection.roi_size / 2.0):
-            return True
-    return False
+        distance = float(np.linalg.norm(offset))
+        if np.all(np.abs(offset) <= detection.roi_size / 2.0) and distance < best_distance:
+            best, best_distance = index, distance
+    return best
+
+
+def lies_on_a_hand(points_2d: np.ndarray, detections: list[HandDetection]) -> bool:
+    """Whether ``points_2d`` lie on one of the detected hands (``hand_under``)."""
+    return hand_under(points_2d, detections) is not None
 
 
 @functools.lru_cache(maxsize=2)
