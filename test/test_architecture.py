@@ -5,8 +5,8 @@
 
 A module may import its own layer or a lower one, never a higher one, and no chain of imports
 (lazy ones inside functions included) leads back to where it started. The network stays free of
-ROS, and the node free of the network's internals. Inside data/ and inference/ the parts are
-ranked the same way (PARTS).
+ROS, and the node free of the network's internals. Inside data/, inference/ and training/ the
+parts are ranked the same way (PARTS).
 """
 
 import ast
@@ -30,7 +30,8 @@ RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # Inside a layer's package, its parts are ranked the same way; parts of one rank do not import
 # each other. data/: the Sample type; the two sources of frames (real datasets, the generator),
 # which know nothing of each other; what turns frames into training examples. inference/: the
-# stages of a frame, then the estimator that runs them in order.
+# stages of a frame, then the estimator that runs them in order. training/: the command line
+# and the run's state; the frames; the loop; the command that wires them.
 PARTS = {
     "data": [
         {"sample"},
@@ -43,6 +44,12 @@ PARTS = {
     "inference": [
         {"preprocess", "hand_detection", "decode", "smoothing", "tracking"},
         {"estimator"},
+    ],
+    "training": [
+        {"options", "state"},
+        {"datasets"},
+        {"trainer"},
+        {"train"},
     ],
 }
 ROS_MODULES = ("rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "tf2_msgs", "launch")

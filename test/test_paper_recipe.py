@@ -21,7 +21,7 @@ from train_fixtures import TINY
 
 from occrobnet_ros import cli
 from occrobnet_ros.model import LossWeights, OccRobNetConfig, build_model
-from occrobnet_ros.training.train import learning_rate
+from occrobnet_ros.training.state import learning_rate
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("interhand", "ho3d", "h2o3d")
@@ -335,12 +335,12 @@ def test_options_given_on_the_command_line_win_even_at_their_defaults():
     """--batch-size 16 is the parser's default: the recipe's 90 must not replace it."""
     import argparse
 
-    from occrobnet_ros.training import train
+    from occrobnet_ros.training import options
 
     parser = argparse.ArgumentParser()
-    train.add_arguments(parser)
+    options.add_arguments(parser)
     recipe = str(recipe_path("interhand"))
-    args = train.parse_arguments(
+    args = options.parse_arguments(
         parser, ["--recipe", recipe, "--batch-size", "16", "--augment", "colour=0.1"]
     )
     assert (args.batch_size, args.epochs, args.lr_schedule) == (16, 30, "constant")

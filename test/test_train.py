@@ -110,7 +110,7 @@ def test_a_wall_clock_schedule_decays_over_its_minutes_and_ends_the_run(tmp_path
     run saves and ends once the minutes are spent (long before --steps here)."""
     from types import SimpleNamespace
 
-    from occrobnet_ros.training.train import gt_token_phase, learning_rate
+    from occrobnet_ros.training.state import gt_token_phase, learning_rate
 
     args = SimpleNamespace(
         lr=1.0,
@@ -251,16 +251,18 @@ def test_a_long_schedule_costs_the_workers_no_startup(tmp_path):
     import argparse
     import pickle
 
-    from occrobnet_ros.training import train as train_module
+    from occrobnet_ros.data.synthetic import TRAIN_SEED_START
+    from occrobnet_ros.training.datasets import build_dataset
+    from occrobnet_ros.training.options import add_arguments
 
     parser = argparse.ArgumentParser()
-    train_module.add_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(["--out", str(tmp_path)])
     frames = 64_000_000
-    dataset = train_module.build_dataset(args, 64, frames, 5)
+    dataset = build_dataset(args, 64, frames, 5)
     assert len(dataset) == frames
     assert len(pickle.dumps(dataset)) < 10_000
-    assert int(dataset.seeds[0]) == train_module.TRAIN_SEED_START + 5
+    assert int(dataset.seeds[0]) == TRAIN_SEED_START + 5
 
 
 def test_dataloader_workers_render_after_the_parent_did(tmp_path, model_yaml):
@@ -281,7 +283,7 @@ def test_batch_reuse_trains_each_batch_for_that_many_steps():
     """Data echoing: step k trains on batch k // reuse, also when a run resumes mid-batch."""
     from types import SimpleNamespace
 
-    from occrobnet_ros.training.train import Trainer
+    from occrobnet_ros.training.trainer import Trainer
 
     def steps(reuse, resumed_at, total=100):
         args = SimpleNamespace(batch_reuse=reuse, steps=total)

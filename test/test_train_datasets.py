@@ -26,7 +26,7 @@ from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import RecordDataset, split_sequences
 from occrobnet_ros.data.readers.record import open_dataset
 from occrobnet_ros.model import load_model
-from occrobnet_ros.training.train import build_dataset
+from occrobnet_ros.training.datasets import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}

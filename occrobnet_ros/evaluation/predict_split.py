@@ -172,7 +172,7 @@ def _predictions(
         num_workers=workers,
         collate_fn=list,
         shuffle=False,
-        # Clean worker processes, not forks of this one (see Trainer.loader in training/train.py).
+        # Clean worker processes, not forks of this one (see training/trainer.py, Trainer.loader).
         multiprocessing_context="forkserver" if workers else None,
     )
     for batch in loader:

@@ -102,7 +102,7 @@ class SyntheticConfig(PinholeCamera):
     sleeve_probability: float = 0.5
     # Frames with neither hand nor object (background only): the negatives that teach hand and
     # object presence. 0 by default so that the benchmark split's frames never change;
-    # training turns it on (train.py --empty-fraction).
+    # training turns it on (occrobnet train --empty-fraction).
     empty_probability: float = 0.0
     # Of those, the share whose background is noise, a flat colour or a gradient
     # (appearance.degenerate_background) instead of a cluttered scene.
