@@ -243,14 +243,14 @@ def test_empty_photo_folder_is_an_error(tmp_path):
 
 @needs_egl
 def test_training_examples_from_rendered_frames(config):
-    """The same path as SyntheticDataset: augment, crop, targets, unchanged."""
+    """SyntheticDataset with the rendered generator: augment, crop, targets, unchanged."""
     import torch
 
     from occrobnet_ros.data.augment import AugmentConfig
-    from occrobnet_ros.data.rendered.dataset import RenderedDataset
+    from occrobnet_ros.data.dataset import SyntheticDataset
 
     for augmentation in (AugmentConfig.none(), AugmentConfig()):
-        dataset = RenderedDataset(range(4), 128, config, augmentation)
+        dataset = SyntheticDataset(range(4), 128, config, augmentation, generate=generate_sample)
         for index in range(len(dataset)):
             image, targets = dataset[index]
             assert image.shape == (3, 128, 128) and torch.isfinite(image).all()

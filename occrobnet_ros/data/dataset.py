@@ -22,7 +22,7 @@ each a ``ReaderSubset`` with the reader's API, to hold whole sequences out for v
 drawn from training sequences would measure memory, not generalisation.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -67,15 +67,19 @@ class Interleaved(Dataset):
 
 
 class SyntheticDataset(Dataset):
-    """(image [3, S, S], targets) per seed; see the module docstring."""
+    """(image [3, S, S], targets) per seed; see the module docstring. ``generate(seed,
+    config) -> Sample`` is the procedural generator's ``generate_sample`` by default, or
+    another generator's (data/rendered/: ``RenderedConfig`` and its ``generate_sample``; each
+    DataLoader worker then renders in its own EGL context)."""
 
     def __init__(
         self,
         seeds: Sequence[int],
         input_size: int,
-        synthetic: SyntheticConfig | None = None,
+        synthetic: Any = None,
         augmentation: AugmentConfig | None = None,
         augment_seed: int = 0,
+        generate: Callable[[int, Any], Sample] = generate_sample,
     ) -> None:
         # A range stays a range (O(1) to pickle to the DataLoader workers).
         self.seeds = seeds if isinstance(seeds, range) else np.asarray(seeds, dtype=np.int64)
@@ -83,13 +87,14 @@ class SyntheticDataset(Dataset):
         self.synthetic = synthetic or SyntheticConfig()
         self.augmentation = augmentation or AugmentConfig.none()
         self.augment_seed = augment_seed
+        self.generate = generate
 
     def __len__(self) -> int:
         return len(self.seeds)
 
     def __getitem__(self, index: int) -> Example:
         seed = int(self.seeds[index])
-        sample = generate_sample(seed, self.synthetic)
+        sample = self.generate(seed, self.synthetic)
         rng = np.random.default_rng([seed, self.augment_seed])
         return training_example(sample, rng, self.input_size, self.augmentation)
 

