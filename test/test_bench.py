@@ -28,7 +28,8 @@ def test_report_names_the_machine_and_its_load(report):
     assert machine["cpu_count"] >= 1 and machine["torch"]
     assert len(machine["load_average_start"]) == 3 and len(machine["load_average_end"]) == 3
     assert machine["cuda"] is None or isinstance(machine["cuda"], str)
-    assert report["settings"]["frame"] == "640x480 rgb8"
+    assert report["settings"]["frame"] == "640x480 rgb8 (random)"
+    assert report["settings"]["hand_detector"] == "none"
 
 
 def test_batch_one_reports_every_stage_and_the_end_to_end_latency(report):
@@ -68,6 +69,19 @@ def test_batched_run_reports_per_batch_stages_and_throughput(report):
     total = batched["stages_ms"]["total"]["median"]
     assert batched["per_frame_ms"] == pytest.approx(total / 2, abs=1e-3)
     assert batched["throughput_fps"] > 0
+
+
+def test_a_photo_through_the_palm_detector(tmp_path):
+    """The node's default detector on a real hand photo: the stages still add up."""
+    path = tmp_path / "bench.json"
+    photo = Path(__file__).parent / "data" / "real_photos" / "hands" / "handSrc.jpg"
+    arguments = ["bench", "--pipeline", "--tiny", "--hand-detector", "palm_lite"]
+    assert cli.main([*arguments, "--image", str(photo), "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["settings"]["hand_detector"] == "palm_lite"
+    assert report["settings"]["frame"].startswith(str(photo))
+    (case,) = report["cases"]
+    assert case["batch_1"]["stages_ms"]["preprocess"]["n"] == case["batch_1"]["frames"]
 
 
 def test_summary_uses_nearest_rank_percentiles():

@@ -115,6 +115,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--node-threads", type=int, default=0, help="OMP_NUM_THREADS for the node (0: default)"
     )
     parser.add_argument("--tiny", action="store_true", help="a reduced model, few frames")
+    parser.add_argument(
+        "--hand-detector",
+        default="none",
+        choices=("none", "palm_full", "palm_lite"),
+        help="the estimator's palm detector (the node's default is palm_full; none: the "
+        "figures of docs/performance.md). With a detector the presence thresholds are the "
+        "node's 0.5, not 0, or an unconfirmed hand would run the detector on every frame",
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        metavar="FILE",
+        help="stream this photo (its own size) instead of a random --width x --height frame; "
+        "with --hand-detector, a hand photo shows the tracked steady state",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,19 +207,23 @@ def bench_case(case: dict, args: argparse.Namespace, scratch: Path, ros) -> dict
     from occrobnet_ros.inference.estimator import Estimator
 
     checkpoint = args.checkpoint or _random_checkpoint(case["config"], scratch)
+    detector = getattr(args, "hand_detector", "none")
+    # No detector: everything detected, the most decoding and message work.
+    threshold = 0.0 if detector == "none" else 0.5
     estimator = Estimator(
         checkpoint,
         device=case["device"],
         precision=case["precision"],
-        hand_threshold=0.0,  # everything detected: the most decoding and message work
-        object_threshold=0.0,
+        hand_threshold=threshold,
+        object_threshold=threshold,
         warp=case["warp"],
         compile_model=case["compile"],
+        hand_detector=detector,
     )
     estimator.sync_timings = True
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
-    K = np.array([[615.0, 0, (args.width - 1) / 2], [0, 615.0, (args.height - 1) / 2], [0, 0, 1]])
+    frame = _bench_frame(args)
+    height, width = frame.shape[:2]
+    K = np.array([[615.0, 0, (width - 1) / 2], [0, 615.0, (height - 1) / 2], [0, 0, 1]])
     result = {
         **_case_dict(case),
         "model_name": estimator.model_name,
@@ -224,6 +243,16 @@ def bench_case(case: dict, args: argparse.Namespace, scratch: Path, ros) -> dict
     result["load_average_end"] = _load_average()
     estimator.close()
     return result
+
+
+def _bench_frame(args: argparse.Namespace) -> np.ndarray:
+    """--image as RGB, else a random --width x --height frame."""
+    if getattr(args, "image", None):
+        from occrobnet_ros.tools.predict import read_rgb
+
+        return read_rgb(args.image)
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
 
 
 def stream(estimator, frame: np.ndarray, K: np.ndarray, frames: int, warmup: int, ros) -> dict:
@@ -419,15 +448,20 @@ def _load_average() -> list[float] | None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
+    detector = getattr(args, "hand_detector", "none")
+    image = getattr(args, "image", None)
     return {
-        "frame": f"{args.width}x{args.height} rgb8",
+        "frame": f"{image} rgb8" if image else f"{args.width}x{args.height} rgb8 (random)",
         "frames": args.frames,
         "warmup": args.warmup,
         "batch_sizes": args.batch_sizes,
         "iterations": args.iterations,
         "threads": args.threads,
         "checkpoint": str(args.checkpoint) if args.checkpoint else "random (seeded)",
-        "thresholds": "0 (every part decoded and published)",
+        "hand_detector": detector,
+        "thresholds": "0 (every part decoded and published)"
+        if detector == "none"
+        else "0.5 (the node's; the palm detector decides the hands)",
     }
 
 
