@@ -83,6 +83,7 @@ MODEL = {
     "ciet": (True, "paper §III-B"),
     "ciet_kernel": (3, "paper §III-B"),
     "ciet_share_planes": (8, "CoT models/cotnet.py"),
+    "token_features": ("ciet", "paper §III-C"),
     "num_keypoint_tokens": (per(100, 80, 80), KT_CONFIG + "max_num_peaks"),
     "num_object_tokens": (20, "paper §III-A"),
     "peak_threshold": (0.2, "ours"),
@@ -220,8 +221,9 @@ def test_the_doc_lists_every_value_with_its_source():
             assert source in cited, f"docs/paper_recipe.md {key}: cite {source}"
     text = DOC.read_text(encoding="utf-8")
     deviations = text.split("## Remaining deviations", 1)[1]
-    for words in ("sigma", "NMS", "Identity radius", "projected", "CIET", "big CNN decoder"):
+    for words in ("sigma", "NMS", "Identity radius", "projected", "big CNN decoder"):
         assert words in deviations
+    assert "CIET's share of the tokens" not in deviations  # token_features: ciet
 
 
 # --- (b) the paper's model configs build ------------------------------------------------------

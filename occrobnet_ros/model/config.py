@@ -12,6 +12,7 @@ from .attention import ATTENTION_KINDS
 from .backbone import BACKBONES, MEDIAPIPE_BODIES
 
 NUM_JOINT_CLASSES = NUM_HANDS * NUM_JOINTS  # identity classes 1..42; 0 is background
+TOKEN_FEATURES = ("pyramid", "ciet")
 
 
 @dataclasses.dataclass
@@ -61,7 +62,10 @@ class OccRobNetConfig:
     ciet: bool = True
     ciet_kernel: int = 3
     ciet_share_planes: int = 8
-    # Tokens.
+    # Tokens. token_features: what a token samples. "pyramid" (ours, the default, so older
+    # checkpoints load as they were): [F', P2..P5], F' the CIET-refined F; "ciet": F' only,
+    # as the paper feeds CIET's output to the transformer (§III-C; F itself with ciet off).
+    token_features: str = "pyramid"
     num_keypoint_tokens: int = 80
     num_object_tokens: int = 20
     peak_threshold: float = 0.2
@@ -97,6 +101,7 @@ class OccRobNetConfig:
             (self.pose_representation in ("3d", "2.5d"), "pose_representation: '3d' | '2.5d'"),
             (self.attention in ATTENTION_KINDS, f"attention: one of {ATTENTION_KINDS}"),
             (self.backbone in BACKBONES, f"backbone: one of {list(BACKBONES)}"),
+            (self.token_features in TOKEN_FEATURES, f"token_features: one of {TOKEN_FEATURES}"),
             (
                 not (self.backbone in MEDIAPIPE_BODIES and self.normalize_input),
                 "a mediapipe_hand backbone takes [0, 1] input: normalize_input: false",

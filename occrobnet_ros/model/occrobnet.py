@@ -49,6 +49,9 @@ Where the paper is silent we follow Keypoint Transformer (KT); where we depart f
 - 21 decoder queries per hand in both representations (KT's '3D' has no wrist queries), so
   every joint, wrist included, gets a 2D position from a small 2D head;
 - CIET adds its output to F (residual) and normalises its window weights with a softmax;
+- tokens sample F' (the CIET-refined F) and every pyramid level by default (older checkpoints);
+  ``token_features: ciet`` samples F' only, as the paper feeds CIET's output to the
+  transformer (§III-C);
 - extra heads the robot needs and KT lacks or does not train: hand and object presence
   (BCE), the object's box in its own frame, the object's 2D corners;
 - the identity MLP has the paper's two hidden layers (KT: three);
@@ -86,7 +89,8 @@ class OccRobNet(nn.Module):
         self.ciet = CIET(c.fpn_channels, c.ciet_kernel, c.ciet_share_planes) if c.ciet else None
         self.heatmap_head = MapHead(c.fpn_channels, NUM_JOINT_CLASSES)
         self.segmentation_head = MapHead(c.fpn_channels, 1) if c.with_object else None
-        feature_dim = c.fpn_channels * (1 + len(c.fpn_levels))
+        token_levels = 1 if c.token_features == "ciet" else 1 + len(c.fpn_levels)
+        feature_dim = c.fpn_channels * token_levels
         self.token_embedding = tok.TokenEmbedding(feature_dim, c.hidden_dim, c.pos_dim)
         groups = decoder_query_groups(c.with_object)
         self.transformer = Transformer(
@@ -130,7 +134,8 @@ class OccRobNet(nn.Module):
         if self.segmentation_head is not None:
             out["segmentation"] = self.segmentation_head(features)
         xy, valid, is_object = self.token_locations(out, gt_tokens)
-        tokens = self.token_embedding([features, *pyramid], xy, is_object, valid, input_hw)
+        maps = self.token_maps(features, pyramid)
+        tokens = self.token_embedding(maps, xy, is_object, valid, input_hw)
         memory_mask = self.object_memory_mask(valid, is_object) if c.with_object else None
         query_mask = self.query_mask if c.decoder_query_mask else None
         encoded, decoded = self.transformer(tokens, ~valid, None, query_mask, memory_mask)
@@ -157,6 +162,13 @@ class OccRobNet(nn.Module):
         if level is None:
             level = F.interpolate(pyramid[0], size=size, mode="bilinear", align_corners=False)
         return level if self.ciet is None else self.ciet(level)
+
+    def token_maps(
+        self, features: torch.Tensor, pyramid: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """The maps a token samples: F' (CIET-refined F) alone when ``token_features`` is
+        "ciet" (the paper feeds CIET's output to the transformer), else F' and the pyramid."""
+        return [features] if self.config.token_features == "ciet" else [features, *pyramid]
 
     def token_locations(
         self,
