@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_model_losses import synthetic_targets
 
-from occrobnet_ros.model import OccRobNetConfig, build_model, load_model
+from occrobnet_ros.model import OccRobNetConfig, build_model, compute_losses, load_model
 from occrobnet_ros.model.checkpoint import CONFIG_KEY, read_safetensors
+from occrobnet_ros.model.losses import render_heatmaps, token_heatmap_loss
+from occrobnet_ros.model.tokens import greedy_nms_peaks, heatmap_peaks, heatmap_to_input
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights" / "occrobnet_tiny_synthetic.safetensors"
@@ -80,3 +83,97 @@ def test_tokens_sample_ciet_and_the_pyramid_by_default():
 def test_an_unknown_token_features_value_is_refused():
     with pytest.raises(ValueError, match="token_features"):
         small_config(token_features="fpn")
+
+
+# --- items 1-3: a finer token heatmap and KT's greedy NMS ------------------------------------
+
+KT_THRESHOLD = 20 / 255  # KT intensity_th on its 0-255 map
+
+
+def two_joints(a: tuple[float, float], b: tuple[float, float]) -> tuple:
+    joints = torch.zeros(1, 42, 2)
+    joints[0, 3], joints[0, 25] = torch.tensor(a), torch.tensor(b)
+    valid = torch.zeros(1, 42, dtype=torch.bool)
+    valid[0, [3, 25]] = True
+    return joints, valid
+
+
+def test_kt_greedy_nms_finds_two_joints_6_px_apart_that_the_3x3_nms_merges():
+    """6.0 px apart at KT's 128 x 128 (12 input px at 256): beyond KT's 5-px radius, but in
+    diagonally adjacent cells of the 32 x 32 per-joint maps."""
+    joints, valid = two_joints((100.5, 100.5), (108.5, 109.5))
+    per_joint = render_heatmaps(joints, valid, 32, 256, sigma=1.0)
+    _, old_found = heatmap_peaks(per_joint, max_peaks=4, threshold=0.2)
+    assert old_found.sum() == 1
+    token_map = render_heatmaps(joints, valid, 128, 256, sigma=1.25).sum(1, keepdim=True)
+    xy, found = greedy_nms_peaks(token_map, max_peaks=4, threshold=KT_THRESHOLD, radius=5)
+    assert found.tolist() == [[True, True, False, False]]
+    torch.testing.assert_close(
+        heatmap_to_input(xy[0, :2], 2.0), joints[0, [3, 25]], atol=1.0, rtol=0
+    )
+    assert xy[0, 2:].abs().max() == 0  # padding holds zeros
+
+
+def test_greedy_nms_keeps_the_strongest_k_above_the_threshold_in_order():
+    scores = torch.zeros(2, 1, 20, 20)
+    scores[0, 0, 2, 3], scores[0, 0, 15, 10], scores[0, 0, 9, 18] = 0.9, 0.5, 0.05
+    scores[1, 0, 4, 4] = 0.7
+    xy, found = greedy_nms_peaks(scores, max_peaks=3, threshold=0.08, radius=5)
+    assert found.tolist() == [[True, True, False], [True, False, False]]
+    assert xy[0, :2].tolist() == [[3.0, 2.0], [10.0, 15.0]] and xy[1, 0].tolist() == [4.0, 4.0]
+
+
+def fine_config(**overrides) -> OccRobNetConfig:
+    """128 px input, 16 x 16 per-joint maps, a 64 x 64 token map (stride 2, KT's)."""
+    fields = dict(token_heatmap_stride=2, token_heatmap_sigma=1.25, peak_nms_radius=5.0)
+    fields.update(peak_threshold=KT_THRESHOLD)
+    return small_config(**{**fields, **overrides})
+
+
+def test_the_token_heatmap_is_finer_and_the_per_joint_maps_stay():
+    model = build_model(fine_config()).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 128, 128))
+    assert out["token_heatmap"].shape == (2, 1, 64, 64)
+    assert out["heatmaps"].shape == (2, 42, 16, 16)  # Eq. 3's per-joint maps
+    assert build_model(small_config()).token_heatmap_head is None
+
+
+def test_keypoint_tokens_sit_at_the_token_heatmaps_peaks():
+    """The detected peaks come from the token map (2-px grid), not the per-joint maps."""
+    torch.manual_seed(0)
+    model = build_model(fine_config()).eval()
+    joints, valid = two_joints((40.5, 60.5), (52.5, 72.5))  # on the map's cell centres
+    planted = render_heatmaps(joints, valid, 64, 128, sigma=1.25).sum(1, keepdim=True)
+    model.token_heatmap_head.register_forward_hook(lambda m, args, out: planted)
+    model.heatmap_head.register_forward_hook(lambda m, args, out: torch.zeros_like(out))
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 128, 128))
+    keypoints = out["token_valid"][0, : model.config.num_keypoint_tokens]
+    assert keypoints.sum() == 2
+    torch.testing.assert_close(out["token_xy"][0, :2], joints[0, [3, 25]], atol=0, rtol=0)
+
+
+def test_the_token_heatmap_loss_is_kts_summed_target_and_trains_its_head():
+    config = fine_config()
+    joints, valid = two_joints((40.5, 60.5), (43.5, 62.5))
+    targets = {"joints_2d": joints, "joint_valid": valid}
+    summed = render_heatmaps(joints, valid, 64, 128, sigma=1.25).sum(1, keepdim=True)
+    assert summed.max() > 1.0  # overlapping Gaussians add up, as KT's target
+    assert token_heatmap_loss(summed, targets, config) == 0
+    assert token_heatmap_loss(summed * 0.5, targets, config) > 0
+    unannotated = {"joints_2d": joints, "joint_valid": torch.zeros_like(valid)}
+    assert token_heatmap_loss(summed, unannotated, config) == 0  # KT's hm_valid: skipped
+    model = build_model(config).train()
+    batch = synthetic_targets(config, 2)
+    losses = compute_losses(model(torch.rand(2, 3, 128, 128)), batch, config)
+    assert losses["token_heatmap"] > 0
+    losses["total"].backward()
+    assert model.token_heatmap_head.head[-1].weight.grad.abs().sum() > 0
+
+
+def test_the_default_computes_no_token_heatmap_loss():
+    config = small_config()
+    model = build_model(config).train()
+    batch = synthetic_targets(config, 2)
+    assert "token_heatmap" not in compute_losses(model(torch.rand(2, 3, 128, 128)), batch, config)

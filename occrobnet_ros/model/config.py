@@ -36,6 +36,9 @@ class LossWeights:
     object_box: float = 0.1  # mm, like the corners
     object_corner_2d: float = 0.01  # 128-px units, like the joints
     joint_visibility: float = 1.0  # binary cross-entropy per joint (with visibility_head)
+    # KT hm_weight, on its one class-agnostic 0-255 map: the token heatmap's (with
+    # token_heatmap_stride > 0; the per-joint maps of Eq. 3 keep ``heatmap``).
+    token_heatmap: float = 0.01
 
 
 @dataclasses.dataclass
@@ -68,7 +71,16 @@ class OccRobNetConfig:
     token_features: str = "pyramid"
     num_keypoint_tokens: int = 80
     num_object_tokens: int = 20
-    peak_threshold: float = 0.2
+    # Where keypoint tokens come from. token_heatmap_stride 0 (ours, the default): peaks of
+    # the maximum over the per-joint maps; s > 0: a class-agnostic token heatmap at stride s
+    # (KT: 2, its 128 x 128 at a 256 input), KT's summed Gaussians of token_heatmap_sigma
+    # cells its target. A stride, not a size, so that it follows input_size.
+    token_heatmap_stride: int = 0
+    token_heatmap_sigma: float = 1.25
+    # Peak detector: 0 (ours, the default): 3x3 max-pool NMS with a centroid refinement;
+    # r > 0: KT's greedy NMS, radius r cells of the map the peaks come from (KT: 5 at 128).
+    peak_nms_radius: float = 0.0
+    peak_threshold: float = 0.2  # of a peak-1 map (KT: intensity_th 20 of 255)
     object_threshold: float = 0.5
     pos_dim: int = 32
     # Transformer (attention: ablation switch of Table III).
@@ -108,6 +120,12 @@ class OccRobNetConfig:
             ),
             (set(self.fpn_levels) <= {1, 2, 3, 4} and self.fpn_levels, "fpn_levels: in 1..4"),
             (self.input_size % self.heatmap_size == 0, "input_size % heatmap_size must be 0"),
+            (
+                self.token_heatmap_stride >= 0
+                and self.input_size % max(self.token_heatmap_stride, 1) == 0,
+                "token_heatmap_stride: 0, or a divisor of input_size",
+            ),
+            (self.peak_nms_radius >= 0, "peak_nms_radius >= 0"),
             (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),
             (0 < self.pos_dim < self.hidden_dim and self.pos_dim % 4 == 0, "pos_dim"),
             (self.enc_layers >= 1 and self.dec_layers >= 1, "at least one layer each"),

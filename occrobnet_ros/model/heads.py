@@ -1,5 +1,6 @@
-"""Prediction heads: heatmaps and segmentation on the feature map, identity on the encoder
-tokens, hand and object pose on the decoder queries (DESIGN.md 4.2, 4.6, 4.7).
+"""Prediction heads: heatmaps, the token heatmap and segmentation on the feature maps,
+identity on the encoder tokens, hand and object pose on the decoder queries (DESIGN.md 4.2,
+4.6, 4.7).
 
 Decoder query layout (``QUERY_*`` below): 21 joint queries per hand (right 0-20, left 21-41,
 our skeleton order), one global query (relative root translation, hand presence), then the
@@ -109,6 +110,36 @@ class MapHead(nn.Sequential):
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, out_channels, 1),
         )
+
+
+class TokenHeatmapHead(nn.Module):
+    """KT's one class-agnostic keypoint map, finer than the per-joint maps (issue 22).
+
+    F' (the CIET-refined F) is added to the finest pyramid level, upsampled (an FPN-style
+    top-down merge, so the map sees CIET's context and the finest detail), reduced to
+    ``width`` channels (KT's stride-2 map has 32), resized to the token map and mapped to one
+    channel by a MapHead. Regressed, peak ~1, like the per-joint maps.
+    """
+
+    def __init__(self, channels: int, width: int = 32) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(
+            nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+        self.head = MapHead(width, 1)
+
+    def forward(
+        self, features: torch.Tensor, finest: torch.Tensor, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """F' [B, C, h, w] and the finest level [B, C, H, W] -> the map [B, 1, *size]."""
+        merged = finest + _resize(features, finest.shape[-2:])
+        return self.head(_resize(self.reduce(merged), size))
+
+
+def _resize(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
 class IdentityHead(MLP):

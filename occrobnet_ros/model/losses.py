@@ -1,4 +1,5 @@
-"""Training losses: Eq. 3 (heatmaps), Eq. 4 (identity), Eq. 8 (total) with KT's weights.
+"""Training losses: Eq. 3 (heatmaps), Eq. 4 (identity), Eq. 8 (total) with KT's weights;
+with a token heatmap (``token_heatmap_stride`` > 0), KT's loss on it too.
 
 ``compute_losses(outputs, targets, config)`` takes the model's training-mode outputs and a
 ``targets`` dict, and returns every weighted term plus ``total``. Pose terms are averaged
@@ -72,6 +73,10 @@ def compute_losses(
         "heatmap": w.heatmap * heatmap_loss(outputs["heatmaps"], targets, config),
         "identity": w.identity * identity_loss(outputs, targets, config),
     }
+    if "token_heatmap" in outputs:
+        losses["token_heatmap"] = w.token_heatmap * token_heatmap_loss(
+            outputs["token_heatmap"], targets, config
+        )
     if config.with_object:
         losses["segmentation"] = w.segmentation * segmentation_loss(
             outputs["segmentation"], targets["object_mask"]
@@ -116,6 +121,25 @@ def heatmap_loss(
     squared = ((heatmaps.float() - gt.float()) * MAP_SCALE) ** 2
     valid = targets["joint_valid"].bool()[..., None, None].expand_as(squared)
     return _masked_mean(squared, valid)
+
+
+def token_heatmap_loss(
+    token_heatmap: torch.Tensor, targets: dict[str, torch.Tensor], config: Any
+) -> torch.Tensor:
+    """KT's heatmap loss on its one class-agnostic map: squared error (0-255 scale) against
+    the SUM of the valid joints' Gaussians (sigma ``token_heatmap_sigma`` cells), over the
+    frames with an annotated joint (KT's hm_valid: an unannotated frame's empty target would
+    teach that its hands have no joints)."""
+    gt = render_heatmaps(
+        targets["joints_2d"],
+        targets["joint_valid"],
+        token_heatmap.shape[-1],
+        config.input_size,
+        config.token_heatmap_sigma,
+    ).sum(1, keepdim=True)
+    squared = ((token_heatmap.float() - gt.float()) * MAP_SCALE) ** 2
+    annotated = targets["joint_valid"].bool().any(1)[:, None, None, None]
+    return _masked_mean(squared, annotated)
 
 
 def segmentation_loss(logits: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:

@@ -119,6 +119,7 @@ LOSS_NAMES = (
     "object_box",
     "object_corner_2d",
     "object_presence",
+    "token_heatmap",
 )
 VAL_METRICS = (
     "mpjpe_mm",
