@@ -11,7 +11,8 @@ from test_model_losses import synthetic_targets
 
 from occrobnet_ros.model import OccRobNetConfig, build_model, compute_losses, load_model
 from occrobnet_ros.model.checkpoint import CONFIG_KEY, read_safetensors
-from occrobnet_ros.model.losses import render_heatmaps, token_heatmap_loss
+from occrobnet_ros.model.heads import weak_perspective
+from occrobnet_ros.model.losses import render_heatmaps, token_heatmap_loss, weak_perspective_fit
 from occrobnet_ros.model.tokens import greedy_nms_peaks, heatmap_peaks, heatmap_to_input
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,3 +178,61 @@ def test_the_default_computes_no_token_heatmap_loss():
     model = build_model(config).train()
     batch = synthetic_targets(config, 2)
     assert "token_heatmap" not in compute_losses(model(torch.rand(2, 3, 128, 128)), batch, config)
+
+
+# --- item 4: 2D joints from the 3D joints through a weak-perspective camera -------------------
+
+
+def test_the_camera_projects_the_3d_joints_to_the_2d_joints():
+    config = small_config(weak_perspective_camera=True)
+    model = build_model(config).eval()
+    assert model.pose_heads.joint_2d is None and model.pose_heads.camera is not None
+    assert build_model(small_config()).pose_heads.camera is None  # the default: a 2D head
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 128, 128))
+    assert out["camera"].shape == (2, 3) and out["joints_2d"].shape == (2, 42, 2)
+    projected = weak_perspective(out["joints_3d"], out["rel_root"], out["camera"])
+    torch.testing.assert_close(out["joints_2d"], (projected + 1) / 2 * 128 - 0.5)
+    # A fresh head starts at the nominal scale (focal 512 px, depth 0.6 m, at 128 px).
+    assert out["camera"][:, 0].mean().item() == pytest.approx(2 * 512 / (0.6 * 128), rel=0.3)
+
+
+def test_the_gt_camera_is_the_least_squares_fit():
+    config = small_config(weak_perspective_camera=True)
+    targets = synthetic_targets(config, 3)
+    camera = torch.tensor([[6.0, 0.1, -0.2], [4.0, -0.3, 0.05], [8.0, 0.0, 0.0]])
+    normalised = weak_perspective(targets["joints_3d"], targets["rel_root"], camera)
+    targets["joints_2d"] = (normalised + 1) / 2 * config.input_size - 0.5
+    targets["joint_valid"][2] = False  # nothing to fit: not counted
+    fit, valid = weak_perspective_fit(targets, config.input_size)
+    assert valid.tolist() == [True, True, False]
+    torch.testing.assert_close(fit[:2], camera[:2], atol=2e-3, rtol=1e-3)
+
+
+def test_the_projected_2d_loss_reaches_the_3d_joints():
+    def bone_gradient(config: OccRobNetConfig) -> float:
+        torch.manual_seed(0)
+        model = build_model(config).train()
+        losses = compute_losses(
+            model(torch.rand(2, 3, 128, 128)), synthetic_targets(config, 2), config
+        )
+        losses["joint_2d"].backward()
+        grad = model.pose_heads.bone.layers[-1].weight.grad
+        return 0.0 if grad is None else grad.abs().sum().item()
+
+    config = small_config(weak_perspective_camera=True)
+    assert bone_gradient(config) > 0
+    assert bone_gradient(small_config()) == 0  # a separate 2D head: the 3D joints get nothing
+    torch.manual_seed(0)
+    model = build_model(config).train()
+    losses = compute_losses(
+        model(torch.rand(2, 3, 128, 128)), synthetic_targets(config, 2), config
+    )
+    assert losses["camera_scale"] > 0 and losses["camera_translation"] > 0
+    losses["camera_scale"].backward()
+    assert model.pose_heads.camera.layers[-1].bias.grad[0] != 0
+
+
+def test_the_camera_needs_the_3d_representation():
+    with pytest.raises(ValueError, match="weak_perspective_camera"):
+        small_config(weak_perspective_camera=True, pose_representation="2.5d")

@@ -39,6 +39,10 @@ class LossWeights:
     # KT hm_weight, on its one class-agnostic 0-255 map: the token heatmap's (with
     # token_heatmap_stride > 0; the per-joint maps of Eq. 3 keep ``heatmap``).
     token_heatmap: float = 0.01
+    # KT cam_scale_weight and cam_trans_weight: L1 on the weak-perspective camera against the
+    # least-squares fit to the GT (with weak_perspective_camera), in KT's 128-px units.
+    camera_scale: float = 0.005
+    camera_translation: float = 0.05
 
 
 @dataclasses.dataclass
@@ -97,6 +101,11 @@ class OccRobNetConfig:
     depth_range_2p5d: float = 0.3  # metres spanned by the parent-relative depth bins
     nominal_focal: float = 512.0  # crop pixels, used to lift 2.5D without intrinsics
     nominal_root_depth: float = 0.6  # metres, likewise
+    # 2D joints in the '3d' representation. False (ours, the default): a 2D head on each
+    # joint query. True (KT): the predicted 3D joints projected by a weak-perspective camera
+    # (s, tx, ty) from the global query, so the 2D loss reaches the 3D joints; the camera is
+    # supervised by a least-squares fit to the GT (KT CameraParamLoss).
+    weak_perspective_camera: bool = False
     # Identity labels: gamma in KT's 128-px heatmap units (3 px = 6 px of a 256 input).
     identity_gamma: float = 3.0
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
@@ -126,6 +135,10 @@ class OccRobNetConfig:
                 "token_heatmap_stride: 0, or a divisor of input_size",
             ),
             (self.peak_nms_radius >= 0, "peak_nms_radius >= 0"),
+            (
+                not (self.weak_perspective_camera and self.pose_representation != "3d"),
+                "weak_perspective_camera needs pose_representation '3d' (2.5d's 2D are bins)",
+            ),
             (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),
             (0 < self.pos_dim < self.hidden_dim and self.pos_dim % 4 == 0, "pos_dim"),
             (self.enc_layers >= 1 and self.dec_layers >= 1, "at least one layer each"),

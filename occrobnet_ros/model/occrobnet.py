@@ -51,7 +51,10 @@ Where the paper is silent we follow Keypoint Transformer (KT); where we depart f
   the paper configs): KT's map as well, at a finer stride, the tokens found on it by KT's
   greedy NMS (``token_heatmap_stride``, ``peak_nms_radius``);
 - 21 decoder queries per hand in both representations (KT's '3D' has no wrist queries), so
-  every joint, wrist included, gets a 2D position from a small 2D head;
+  every joint, wrist included, gets a 2D position from a small 2D head; with
+  ``weak_perspective_camera`` (on in the paper's 3D configs) the 2D joints are instead KT's:
+  the 3D joints projected by a camera (s, tx, ty) from the global query, returned as
+  ``camera`` [B, 3] (normalised crop units: -1 and 1 are the edges);
 - CIET adds its output to F (residual) and normalises its window weights with a softmax;
 - tokens sample F' (the CIET-refined F) and every pyramid level by default (older checkpoints);
   ``token_features: ciet`` samples F' only, as the paper feeds CIET's output to the
@@ -113,7 +116,12 @@ class OccRobNet(nn.Module):
         )
         self.identity_head = IdentityHead(c.hidden_dim, c.num_classes)
         self.pose_heads = PoseHeads(
-            c.hidden_dim, c.pose_representation, c.with_object, c.bins_2p5d, c.visibility_head
+            c.hidden_dim,
+            c.pose_representation,
+            c.with_object,
+            c.bins_2p5d,
+            c.visibility_head,
+            nominal_camera_scale(c) if c.weak_perspective_camera else None,
         )
         self.register_buffer("query_mask", query_mask_from_groups(groups), persistent=False)
         self.register_buffer(
@@ -240,6 +248,13 @@ class OccRobNet(nn.Module):
         )
         blocked[:, QUERY_OBJECT_ROTATION] = has_object & ~real_object
         return blocked
+
+
+def nominal_camera_scale(config: OccRobNetConfig) -> float:
+    """Weak-perspective scale (normalised crop units per metre) of a hand at the nominal
+    depth under the nominal focal length: where the camera head starts, so that it need not
+    climb from 0 to ~7 first."""
+    return 2 * config.nominal_focal / (config.nominal_root_depth * config.input_size)
 
 
 def build_model(config: OccRobNetConfig) -> OccRobNet:
