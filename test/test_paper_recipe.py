@@ -83,9 +83,13 @@ MODEL = {
     "ciet": (True, "paper §III-B"),
     "ciet_kernel": (3, "paper §III-B"),
     "ciet_share_planes": (8, "CoT models/cotnet.py"),
+    "token_features": ("ciet", "paper §III-C"),
     "num_keypoint_tokens": (per(100, 80, 80), KT_CONFIG + "max_num_peaks"),
     "num_object_tokens": (20, "paper §III-A"),
-    "peak_threshold": (0.2, "ours"),
+    "token_heatmap_stride": (2, KT_CONFIG + "output_hm_shape"),
+    "token_heatmap_sigma": (1.25, KT_CONFIG + "sigma"),
+    "peak_nms_radius": (5.0, KT_CONFIG + "nearest_neighbor_th"),
+    "peak_threshold": (20 / 255, KT_CONFIG + "intensity_th"),
     "object_threshold": (0.5, "ours"),
     "pos_dim": (32, "KT common/nets/position_encoding.py"),
     "attention": ("softmax_sigmoid", "paper §III-C"),
@@ -100,6 +104,7 @@ MODEL = {
     "depth_range_2p5d": (0.3, KT_CONFIG + "bbox_3d_size"),
     "nominal_focal": (512.0, "ours"),
     "nominal_root_depth": (0.6, "ours"),
+    "weak_perspective_camera": (per(False, True, True), KT_CONFIG + "use_2D_loss"),
     "identity_gamma": (3.0, "paper §III-C"),
     "loss_weights.heatmap": (0.01, KT_CONFIG + "hm_weight"),
     "loss_weights.segmentation": (0.001, KT_CONFIG + "obj_hm_weight"),
@@ -116,6 +121,9 @@ MODEL = {
     "loss_weights.object_box": (0.1, "ours"),
     "loss_weights.object_corner_2d": (0.01, "ours"),
     "loss_weights.joint_visibility": (1.0, "ours"),
+    "loss_weights.token_heatmap": (0.01, KT_CONFIG + "hm_weight"),
+    "loss_weights.camera_scale": (0.005, KT_CONFIG + "cam_scale_weight"),
+    "loss_weights.camera_translation": (0.05, KT_CONFIG + "cam_trans_weight"),
 }
 # The model fields a test run shrinks (a ResNet-50 step takes ~10 s on these cores).
 SMALL_MODEL = {k: v for k, v in TINY.items() if k not in ("name", "dec_layers")}
@@ -220,8 +228,11 @@ def test_the_doc_lists_every_value_with_its_source():
             assert source in cited, f"docs/paper_recipe.md {key}: cite {source}"
     text = DOC.read_text(encoding="utf-8")
     deviations = text.split("## Remaining deviations", 1)[1]
-    for words in ("sigma", "NMS", "Identity radius", "projected", "CIET", "big CNN decoder"):
+    for words in ("sigma", "big CNN decoder"):
         assert words in deviations
+    # Done by issue 22 (the table's token_*, peak_* and camera rows), so no longer deviations.
+    for words in ("CIET's share", "Peak detection", "Identity radius", "2D supervision"):
+        assert words not in deviations
 
 
 # --- (b) the paper's model configs build ------------------------------------------------------
@@ -299,8 +310,16 @@ def test_each_recipe_trains_and_records_its_values(tmp_path, roots, dataset, cap
     # The command line's --steps and --batch-size won over the recipe's epochs and batch.
     assert (saved["steps"], saved["epochs"], saved["batch_size"]) == (2, None, 2)
     model = json.loads((tmp_path / "model_config.json").read_text())
+    # Issue 22's front-end trains: CIET-only token features, KT's token map and greedy NMS.
+    front_end = ("token_features", "token_heatmap_stride", "peak_nms_radius", "peak_threshold")
+    front_end += ("weak_perspective_camera",)
     for key in ("pose_representation", "with_object", "dec_layers", "loss_weights.bone"):
         assert flatten(model)[key] == expected(MODEL, key, dataset)
+    for key in front_end:
+        assert same(flatten(model)[key], expected(MODEL, key, dataset)), key
+    assert all(float(row["token_heatmap"]) > 0 for row in rows)
+    camera = expected(MODEL, "weak_perspective_camera", dataset)
+    assert all((row["camera_scale"] != "") == camera for row in rows)
     assert model["backbone"] == "resnet18"  # --set won over the model config
 
 

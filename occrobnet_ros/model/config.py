@@ -12,6 +12,7 @@ from .attention import ATTENTION_KINDS
 from .backbone import BACKBONES, MEDIAPIPE_BODIES
 
 NUM_JOINT_CLASSES = NUM_HANDS * NUM_JOINTS  # identity classes 1..42; 0 is background
+TOKEN_FEATURES = ("pyramid", "ciet")
 
 
 @dataclasses.dataclass
@@ -35,6 +36,13 @@ class LossWeights:
     object_box: float = 0.1  # mm, like the corners
     object_corner_2d: float = 0.01  # 128-px units, like the joints
     joint_visibility: float = 1.0  # binary cross-entropy per joint (with visibility_head)
+    # KT hm_weight, on its one class-agnostic 0-255 map: the token heatmap's (with
+    # token_heatmap_stride > 0; the per-joint maps of Eq. 3 keep ``heatmap``).
+    token_heatmap: float = 0.01
+    # KT cam_scale_weight and cam_trans_weight: L1 on the weak-perspective camera against the
+    # least-squares fit to the GT (with weak_perspective_camera), in KT's 128-px units.
+    camera_scale: float = 0.005
+    camera_translation: float = 0.05
 
 
 @dataclasses.dataclass
@@ -61,10 +69,22 @@ class OccRobNetConfig:
     ciet: bool = True
     ciet_kernel: int = 3
     ciet_share_planes: int = 8
-    # Tokens.
+    # Tokens. token_features: what a token samples. "pyramid" (ours, the default, so older
+    # checkpoints load as they were): [F', P2..P5], F' the CIET-refined F; "ciet": F' only,
+    # as the paper feeds CIET's output to the transformer (§III-C; F itself with ciet off).
+    token_features: str = "pyramid"
     num_keypoint_tokens: int = 80
     num_object_tokens: int = 20
-    peak_threshold: float = 0.2
+    # Where keypoint tokens come from. token_heatmap_stride 0 (ours, the default): peaks of
+    # the maximum over the per-joint maps; s > 0: a class-agnostic token heatmap at stride s
+    # (KT: 2, its 128 x 128 at a 256 input), KT's summed Gaussians of token_heatmap_sigma
+    # cells its target. A stride, not a size, so that it follows input_size.
+    token_heatmap_stride: int = 0
+    token_heatmap_sigma: float = 1.25
+    # Peak detector: 0 (ours, the default): 3x3 max-pool NMS with a centroid refinement;
+    # r > 0: KT's greedy NMS, radius r cells of the map the peaks come from (KT: 5 at 128).
+    peak_nms_radius: float = 0.0
+    peak_threshold: float = 0.2  # of a peak-1 map (KT: intensity_th 20 of 255)
     object_threshold: float = 0.5
     pos_dim: int = 32
     # Transformer (attention: ablation switch of Table III).
@@ -81,6 +101,11 @@ class OccRobNetConfig:
     depth_range_2p5d: float = 0.3  # metres spanned by the parent-relative depth bins
     nominal_focal: float = 512.0  # crop pixels, used to lift 2.5D without intrinsics
     nominal_root_depth: float = 0.6  # metres, likewise
+    # 2D joints in the '3d' representation. False (ours, the default): a 2D head on each
+    # joint query. True (KT): the predicted 3D joints projected by a weak-perspective camera
+    # (s, tx, ty) from the global query, so the 2D loss reaches the 3D joints; the camera is
+    # supervised by a least-squares fit to the GT (KT CameraParamLoss).
+    weak_perspective_camera: bool = False
     # Identity labels: gamma in KT's 128-px heatmap units (3 px = 6 px of a 256 input).
     identity_gamma: float = 3.0
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
@@ -97,12 +122,23 @@ class OccRobNetConfig:
             (self.pose_representation in ("3d", "2.5d"), "pose_representation: '3d' | '2.5d'"),
             (self.attention in ATTENTION_KINDS, f"attention: one of {ATTENTION_KINDS}"),
             (self.backbone in BACKBONES, f"backbone: one of {list(BACKBONES)}"),
+            (self.token_features in TOKEN_FEATURES, f"token_features: one of {TOKEN_FEATURES}"),
             (
                 not (self.backbone in MEDIAPIPE_BODIES and self.normalize_input),
                 "a mediapipe_hand backbone takes [0, 1] input: normalize_input: false",
             ),
             (set(self.fpn_levels) <= {1, 2, 3, 4} and self.fpn_levels, "fpn_levels: in 1..4"),
             (self.input_size % self.heatmap_size == 0, "input_size % heatmap_size must be 0"),
+            (
+                self.token_heatmap_stride >= 0
+                and self.input_size % max(self.token_heatmap_stride, 1) == 0,
+                "token_heatmap_stride: 0, or a divisor of input_size",
+            ),
+            (self.peak_nms_radius >= 0, "peak_nms_radius >= 0"),
+            (
+                not (self.weak_perspective_camera and self.pose_representation != "3d"),
+                "weak_perspective_camera needs pose_representation '3d' (2.5d's 2D are bins)",
+            ),
             (self.hidden_dim % self.num_heads == 0, "hidden_dim % num_heads must be 0"),
             (0 < self.pos_dim < self.hidden_dim and self.pos_dim % 4 == 0, "pos_dim"),
             (self.enc_layers >= 1 and self.dec_layers >= 1, "at least one layer each"),

@@ -1,5 +1,6 @@
-"""Prediction heads: heatmaps and segmentation on the feature map, identity on the encoder
-tokens, hand and object pose on the decoder queries (DESIGN.md 4.2, 4.6, 4.7).
+"""Prediction heads: heatmaps, the token heatmap and segmentation on the feature maps,
+identity on the encoder tokens, hand and object pose on the decoder queries (DESIGN.md 4.2,
+4.6, 4.7).
 
 Decoder query layout (``QUERY_*`` below): 21 joint queries per hand (right 0-20, left 21-41,
 our skeleton order), one global query (relative root translation, hand presence), then the
@@ -111,6 +112,36 @@ class MapHead(nn.Sequential):
         )
 
 
+class TokenHeatmapHead(nn.Module):
+    """KT's one class-agnostic keypoint map, finer than the per-joint maps (issue 22).
+
+    F' (the CIET-refined F) is added to the finest pyramid level, upsampled (an FPN-style
+    top-down merge, so the map sees CIET's context and the finest detail), reduced to
+    ``width`` channels (KT's stride-2 map has 32), resized to the token map and mapped to one
+    channel by a MapHead. Regressed, peak ~1, like the per-joint maps.
+    """
+
+    def __init__(self, channels: int, width: int = 32) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(
+            nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+        self.head = MapHead(width, 1)
+
+    def forward(
+        self, features: torch.Tensor, finest: torch.Tensor, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """F' [B, C, h, w] and the finest level [B, C, H, W] -> the map [B, 1, *size]."""
+        merged = finest + _resize(features, finest.shape[-2:])
+        return self.head(_resize(self.reduce(merged), size))
+
+
+def _resize(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
 class IdentityHead(MLP):
     """Token identity logits: background, 42 joints (1 + 21 * hand + joint), object (43).
 
@@ -132,13 +163,22 @@ class PoseHeads(nn.Module):
         with_object: bool,
         bins_2p5d: int,
         visibility: bool = False,
+        camera_scale: float | None = None,
     ) -> None:
+        """``camera_scale``: with a value, a weak-perspective camera head on the global query
+        (KT), its scale starting there, instead of a 2D head on the joint queries."""
         super().__init__()
         self.representation = representation
         self.with_object = with_object
+        self.camera = self.joint_2d = None
         if representation == "3d":
             self.bone = MLP(dim, [dim, dim], 3)
-            self.joint_2d = MLP(dim, [dim, dim], 2)  # 2D is not part of KT's '3D' outputs
+            if camera_scale is None:  # ours: a 2D head (KT's '3D' projects its 3D instead)
+                self.joint_2d = MLP(dim, [dim, dim], 2)
+            else:  # KT's linear_cam: (s, tx, ty) in normalised crop units, t at the centre
+                self.camera = MLP(dim, [dim, dim], 3)
+                with torch.no_grad():
+                    self.camera.layers[-1].bias.copy_(torch.tensor([camera_scale, 0.0, 0.0]))
         else:  # KT's '2p5D': 1D heatmaps over x, y and parent-relative depth
             self.x_bins = MLP(dim, [dim, dim], bins_2p5d)
             self.y_bins = MLP(dim, [dim, dim], bins_2p5d)
@@ -165,8 +205,10 @@ class PoseHeads(nn.Module):
             out["joint_visibility"] = self.joint_visibility(joints).squeeze(-1)
         if self.representation == "3d":
             out["bones"] = self.bone(joints)
-            # Normalised coordinates: -1 and 1 are the crop's edges.
-            out["joints_2d_normalised"] = self.joint_2d(joints)
+            if self.camera is not None:
+                out["camera"] = self.camera(glob)
+            else:  # normalised coordinates: -1 and 1 are the crop's edges
+                out["joints_2d_normalised"] = self.joint_2d(joints)
         else:
             out["x_bins"] = self.x_bins(joints)
             out["y_bins"] = self.y_bins(joints)
@@ -184,6 +226,17 @@ class PoseHeads(nn.Module):
                 -1, (8, 2)
             )
         return out
+
+
+def weak_perspective(
+    joints_3d: torch.Tensor, rel_root: torch.Tensor, camera: torch.Tensor
+) -> torch.Tensor:
+    """KT's projection s X + t of wrist-relative joints [..., 42, 3], the left hand moved by
+    ``rel_root`` [..., 3] first (one origin for both hands), by cameras [..., 3] (s, tx, ty)
+    -> normalised crop coordinates [..., 42, 2]."""
+    left = joints_3d[..., NUM_JOINTS:, :] + rel_root.unsqueeze(-2)
+    xy = torch.cat((joints_3d[..., :NUM_JOINTS, :], left), dim=-2)[..., :2]
+    return camera[..., None, :1] * xy + camera[..., None, 1:]
 
 
 def to_bins(values: torch.Tensor, low: float, high: float, bins: int) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Training losses: Eq. 3 (heatmaps), Eq. 4 (identity), Eq. 8 (total) with KT's weights.
+"""Training losses: Eq. 3 (heatmaps), Eq. 4 (identity), Eq. 8 (total) with KT's weights;
+with a token heatmap (``token_heatmap_stride`` > 0), KT's loss on it too, and with
+``weak_perspective_camera`` KT's camera losses.
 
 ``compute_losses(outputs, targets, config)`` takes the model's training-mode outputs and a
 ``targets`` dict, and returns every weighted term plus ``total``. Pose terms are averaged
@@ -72,6 +74,10 @@ def compute_losses(
         "heatmap": w.heatmap * heatmap_loss(outputs["heatmaps"], targets, config),
         "identity": w.identity * identity_loss(outputs, targets, config),
     }
+    if "token_heatmap" in outputs:
+        losses["token_heatmap"] = w.token_heatmap * token_heatmap_loss(
+            outputs["token_heatmap"], targets, config
+        )
     if config.with_object:
         losses["segmentation"] = w.segmentation * segmentation_loss(
             outputs["segmentation"], targets["object_mask"]
@@ -116,6 +122,25 @@ def heatmap_loss(
     squared = ((heatmaps.float() - gt.float()) * MAP_SCALE) ** 2
     valid = targets["joint_valid"].bool()[..., None, None].expand_as(squared)
     return _masked_mean(squared, valid)
+
+
+def token_heatmap_loss(
+    token_heatmap: torch.Tensor, targets: dict[str, torch.Tensor], config: Any
+) -> torch.Tensor:
+    """KT's heatmap loss on its one class-agnostic map: squared error (0-255 scale) against
+    the SUM of the valid joints' Gaussians (sigma ``token_heatmap_sigma`` cells), over the
+    frames with an annotated joint (KT's hm_valid: an unannotated frame's empty target would
+    teach that its hands have no joints)."""
+    gt = render_heatmaps(
+        targets["joints_2d"],
+        targets["joint_valid"],
+        token_heatmap.shape[-1],
+        config.input_size,
+        config.token_heatmap_sigma,
+    ).sum(1, keepdim=True)
+    squared = ((token_heatmap.float() - gt.float()) * MAP_SCALE) ** 2
+    annotated = targets["joint_valid"].bool().any(1)[:, None, None, None]
+    return _masked_mean(squared, annotated)
 
 
 def segmentation_loss(logits: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
@@ -227,6 +252,8 @@ def hand_pose_losses(
         losses["joint_2d"] = _masked_l1(
             layer["joints_2d"] * px, targets["joints_2d"] * px, joint_valid
         )
+        if "camera" in layer:
+            losses.update(camera_losses(layer["camera"], targets, config))
     else:
         losses["joint_2p5d"] = joint_2p5d_loss(layer, targets, config)
     both_hands = hand_valid.all(dim=1)
@@ -238,6 +265,41 @@ def hand_pose_losses(
     if "joint_visibility" in layer:
         losses["joint_visibility"] = joint_visibility_loss(layer["joint_visibility"], targets)
     return losses
+
+
+def camera_losses(
+    camera: torch.Tensor, targets: dict[str, torch.Tensor], config: Any
+) -> dict[str, torch.Tensor]:
+    """KT's CameraParamLoss: L1 of the predicted (s, tx, ty) against the least-squares fit to
+    the GT, in KT's 128-px units (normalised units x 64), over frames with a valid joint."""
+    gt, valid = weak_perspective_fit(targets, config.input_size)
+    error = (camera.float() - gt).abs() * (KT_OUTPUT_PX / 2)
+    return {
+        "camera_scale": _masked_mean(error[..., 0], valid),
+        "camera_translation": _masked_mean(error[..., 1:].mean(-1), valid),
+    }
+
+
+def weak_perspective_fit(
+    targets: dict[str, torch.Tensor], input_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The GT camera [B, 3]: (s, tx, ty) minimising |s X_xy + t - x|^2 over the valid joints
+    (normalised crop units), with KT's 1e-4 ridge; the left hand counts only when both hands
+    are valid, since it is placed by rel_root (KT). Also [B]: has a valid joint."""
+    joints = targets["joints_3d"].float().clone()
+    joints[:, NUM_JOINTS:] += targets["rel_root"].float()[:, None]
+    valid = targets["joint_valid"].bool().clone()
+    valid[:, NUM_JOINTS:] &= targets["hand_valid"].bool().all(1, keepdim=True)
+    weight = valid.float()[..., None]  # [B, 42, 1]
+    xy = joints[..., :2]
+    ones, zeros = torch.ones_like(xy[..., :1]), torch.zeros_like(xy[..., :1])
+    rows_x = torch.cat((xy[..., :1], ones, zeros), -1) * weight  # [B, 42, 3]
+    rows_y = torch.cat((xy[..., 1:], zeros, ones), -1) * weight
+    a = torch.cat((rows_x, rows_y), 1)  # [B, 84, 3]
+    b = (targets["joints_2d"].float() + 0.5) / input_size * 2 - 1  # px -> normalised
+    b = torch.cat((b[..., :1], b[..., 1:]), 1) * torch.cat((weight, weight), 1)  # [B, 84, 1]
+    normal = a.transpose(1, 2) @ a + 1e-4 * torch.eye(3, device=a.device)
+    return torch.linalg.solve(normal, a.transpose(1, 2) @ b).squeeze(-1), valid.any(1)
 
 
 def joint_visibility_loss(logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -30,7 +30,9 @@ fields include ``pose_representation`` ("3d" | "2.5d"), ``input_size`` (256),
   returned: ``joints_2p5d`` [B, 42, 3] (u, v px, wrist-relative depth m; 2.5D only),
   ``object_box_centre``/``object_box_half_extent`` [B, 3] (object frame, m), the tokens
   (``token_xy`` [B, P, 2] px, ``token_valid`` [B, P], ``token_is_object`` [B, P]) and
-  ``identity_logits`` [L_enc, B, P, C] (C = 44 with an object, else 43).
+  ``identity_logits`` [L_enc, B, P, C] (C = 44 with an object, else 43); with
+  ``token_heatmap_stride`` s > 0, ``token_heatmap`` [B, 1, H/s, W/s] (KT's class-agnostic
+  map the keypoint tokens are found on; regressed, a sum of peak-1 bumps).
   In training mode the dict also has ``layers``: one such dict per decoder layer (deep
   supervision), the last equal to the top-level entries. The pose entries come from the
   heads through postprocess.py ``decode_heads``.
@@ -45,10 +47,18 @@ Where the paper is silent we follow Keypoint Transformer (KT); where we depart f
 
 - per-joint heatmaps at 32x32 (the paper) instead of KT's one summed 128x128 map; tokens
   still come from class-agnostic peaks (max over the 42 channels), refined to sub-cell
-  positions, so joint identity stays the transformer's job as in KT;
+  positions, so joint identity stays the transformer's job as in KT. Options (issue 22, on in
+  the paper configs): KT's map as well, at a finer stride, the tokens found on it by KT's
+  greedy NMS (``token_heatmap_stride``, ``peak_nms_radius``);
 - 21 decoder queries per hand in both representations (KT's '3D' has no wrist queries), so
-  every joint, wrist included, gets a 2D position from a small 2D head;
+  every joint, wrist included, gets a 2D position from a small 2D head; with
+  ``weak_perspective_camera`` (on in the paper's 3D configs) the 2D joints are instead KT's:
+  the 3D joints projected by a camera (s, tx, ty) from the global query, returned as
+  ``camera`` [B, 3] (normalised crop units: -1 and 1 are the edges);
 - CIET adds its output to F (residual) and normalises its window weights with a softmax;
+- tokens sample F' (the CIET-refined F) and every pyramid level by default (older checkpoints);
+  ``token_features: ciet`` samples F' only, as the paper feeds CIET's output to the
+  transformer (§III-C);
 - extra heads the robot needs and KT lacks or does not train: hand and object presence
   (BCE), the object's box in its own frame, the object's 2D corners;
 - the identity MLP has the paper's two hidden layers (KT: three);
@@ -65,7 +75,7 @@ from . import tokens as tok
 from .backbone import Backbone
 from .ciet import CIET
 from .config import NUM_JOINT_CLASSES, OccRobNetConfig
-from .heads import QUERY_OBJECT_ROTATION, IdentityHead, MapHead, PoseHeads
+from .heads import QUERY_OBJECT_ROTATION, IdentityHead, MapHead, PoseHeads, TokenHeatmapHead
 from .postprocess import decode_heads
 from .transformer import Transformer, decoder_query_groups, query_mask_from_groups
 
@@ -86,7 +96,12 @@ class OccRobNet(nn.Module):
         self.ciet = CIET(c.fpn_channels, c.ciet_kernel, c.ciet_share_planes) if c.ciet else None
         self.heatmap_head = MapHead(c.fpn_channels, NUM_JOINT_CLASSES)
         self.segmentation_head = MapHead(c.fpn_channels, 1) if c.with_object else None
-        feature_dim = c.fpn_channels * (1 + len(c.fpn_levels))
+        # KT's finer class-agnostic map for the tokens (issue 22); None: per-joint peaks.
+        self.token_heatmap_head = (
+            TokenHeatmapHead(c.fpn_channels) if c.token_heatmap_stride else None
+        )
+        token_levels = 1 if c.token_features == "ciet" else 1 + len(c.fpn_levels)
+        feature_dim = c.fpn_channels * token_levels
         self.token_embedding = tok.TokenEmbedding(feature_dim, c.hidden_dim, c.pos_dim)
         groups = decoder_query_groups(c.with_object)
         self.transformer = Transformer(
@@ -101,7 +116,12 @@ class OccRobNet(nn.Module):
         )
         self.identity_head = IdentityHead(c.hidden_dim, c.num_classes)
         self.pose_heads = PoseHeads(
-            c.hidden_dim, c.pose_representation, c.with_object, c.bins_2p5d, c.visibility_head
+            c.hidden_dim,
+            c.pose_representation,
+            c.with_object,
+            c.bins_2p5d,
+            c.visibility_head,
+            nominal_camera_scale(c) if c.weak_perspective_camera else None,
         )
         self.register_buffer("query_mask", query_mask_from_groups(groups), persistent=False)
         self.register_buffer(
@@ -129,8 +149,12 @@ class OccRobNet(nn.Module):
         out: dict[str, Any] = {"heatmaps": self.heatmap_head(features)}
         if self.segmentation_head is not None:
             out["segmentation"] = self.segmentation_head(features)
+        if self.token_heatmap_head is not None:
+            size = self.map_size(input_hw, c.token_heatmap_stride)
+            out["token_heatmap"] = self.token_heatmap_head(features, pyramid[0], size)
         xy, valid, is_object = self.token_locations(out, gt_tokens)
-        tokens = self.token_embedding([features, *pyramid], xy, is_object, valid, input_hw)
+        maps = self.token_maps(features, pyramid)
+        tokens = self.token_embedding(maps, xy, is_object, valid, input_hw)
         memory_mask = self.object_memory_mask(valid, is_object) if c.with_object else None
         query_mask = self.query_mask if c.decoder_query_mask else None
         encoded, decoded = self.transformer(tokens, ~valid, None, query_mask, memory_mask)
@@ -149,14 +173,22 @@ class OccRobNet(nn.Module):
     ) -> torch.Tensor:
         """F at heatmap resolution (the pyramid level of that stride, else the finest level
         resized), refined by CIET when enabled."""
-        size = (
-            round(input_hw[0] / self.heatmap_stride),
-            round(input_hw[1] / self.heatmap_stride),
-        )
+        size = self.map_size(input_hw, self.heatmap_stride)
         level = next((p for p in pyramid if p.shape[-2:] == size), None)
         if level is None:
             level = F.interpolate(pyramid[0], size=size, mode="bilinear", align_corners=False)
         return level if self.ciet is None else self.ciet(level)
+
+    @staticmethod
+    def map_size(input_hw: tuple[int, int], stride: float) -> tuple[int, int]:
+        return round(input_hw[0] / stride), round(input_hw[1] / stride)
+
+    def token_maps(
+        self, features: torch.Tensor, pyramid: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """The maps a token samples: F' (CIET-refined F) alone when ``token_features`` is
+        "ciet" (the paper feeds CIET's output to the transformer), else F' and the pyramid."""
+        return [features] if self.config.token_features == "ciet" else [features, *pyramid]
 
     def token_locations(
         self,
@@ -170,8 +202,7 @@ class OccRobNet(nn.Module):
                 gt_tokens["joints_2d"], gt_tokens["joint_valid"].bool(), c.num_keypoint_tokens
             )
         else:
-            xy, valid = tok.heatmap_peaks(out["heatmaps"], c.num_keypoint_tokens, c.peak_threshold)
-            xy = tok.heatmap_to_input(xy, stride)
+            xy, valid = self.keypoint_peaks(out)
         parts_xy, parts_valid = [xy], [valid]
         if c.with_object:
             if gt_tokens is not None and "object_mask" in gt_tokens:
@@ -192,6 +223,20 @@ class OccRobNet(nn.Module):
         is_object[:, c.num_keypoint_tokens :] = True
         return xy.float(), valid, is_object  # float32 under bf16 too: positions need it
 
+    def keypoint_peaks(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keypoint token positions (input px) and validity: the peaks of the token heatmap
+        when there is one (KT), else of the per-joint maps' maximum; by KT's greedy NMS when
+        ``peak_nms_radius`` > 0, else by a 3x3 NMS with a centroid refinement (ours)."""
+        c = self.config
+        maps = out.get("token_heatmap", out["heatmaps"])
+        stride = c.token_heatmap_stride or self.heatmap_stride
+        if c.peak_nms_radius > 0:
+            args = (c.num_keypoint_tokens, c.peak_threshold, c.peak_nms_radius)
+            xy, valid = tok.greedy_nms_peaks(maps, *args)
+        else:
+            xy, valid = tok.heatmap_peaks(maps, c.num_keypoint_tokens, c.peak_threshold)
+        return tok.heatmap_to_input(xy, stride), valid
+
     def object_memory_mask(self, valid: torch.Tensor, is_object: torch.Tensor) -> torch.Tensor:
         """[B, Q, P]: the object-rotation query sees only object tokens when there are any
         (KT ``get_src_memory_mask``); every other query sees every token."""
@@ -203,6 +248,13 @@ class OccRobNet(nn.Module):
         )
         blocked[:, QUERY_OBJECT_ROTATION] = has_object & ~real_object
         return blocked
+
+
+def nominal_camera_scale(config: OccRobNetConfig) -> float:
+    """Weak-perspective scale (normalised crop units per metre) of a hand at the nominal
+    depth under the nominal focal length: where the camera head starts, so that it need not
+    climb from 0 to ~7 first."""
+    return 2 * config.nominal_focal / (config.nominal_root_depth * config.input_size)
 
 
 def build_model(config: OccRobNetConfig) -> OccRobNet:

@@ -18,7 +18,7 @@ import torch
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
 
 from .config import OccRobNetConfig
-from .heads import bones_to_joints, box_corners, from_bins
+from .heads import bones_to_joints, box_corners, from_bins, weak_perspective
 from .tokens import heatmap_to_input
 
 # The network outputs the camera-side decoding reads, copied to the host as they are.
@@ -51,6 +51,10 @@ def decode_heads(
     the object's ``object_corners_rel`` (m) and ``object_corners_2d`` (crop px) added."""
     if config.pose_representation == "3d":
         raw["joints_3d"] = bones_to_joints(raw["bones"])
+        if "camera" in raw:  # KT: the 2D joints are the 3D joints, projected
+            raw["joints_2d_normalised"] = weak_perspective(
+                raw["joints_3d"], raw["rel_root"], raw["camera"]
+            )
         raw["joints_2d"] = _denormalise(raw["joints_2d_normalised"], input_hw)
     else:
         raw["joints_2p5d"] = _decode_2p5d(raw, config, input_hw)

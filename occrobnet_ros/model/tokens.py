@@ -7,6 +7,8 @@ input pixel ``(i + 0.5) s - 0.5``.
 * Keypoint candidates: peaks of the class-agnostic maximum over the 42 joint heatmaps, kept
   where they are the maximum of their 3x3 neighbourhood (NMS) and above a threshold, refined
   to sub-cell precision by the centroid of that neighbourhood; the strongest K are kept.
+  Options (issue 22): the peaks of KT's one class-agnostic token heatmap at a finer
+  resolution instead, and KT's greedy NMS of a radius instead of the 3x3 NMS.
 * Object points: ``num_object_tokens`` cells drawn at random among those the segmentation
   calls object (the paper: "randomly selected from the segmentation maps"). At evaluation
   time the draw uses a fixed pattern, so inference is deterministic.
@@ -51,6 +53,32 @@ def heatmap_peaks(
     xy = torch.stack(((index % w).to(heatmaps.dtype), (index // w).to(heatmaps.dtype)), dim=-1)
     xy = xy + _centroid_offset(score_map, index)
     return _pad(xy, torch.isfinite(top), max_peaks)
+
+
+def greedy_nms_peaks(
+    heatmaps: torch.Tensor, max_peaks: int, threshold: float, radius: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """KT's peak detector on the maximum of [B, J, h, w] maps -> (xy [B, K, 2] cells, valid).
+
+    Greedy: take the strongest cell above ``threshold``, suppress every cell within
+    ``radius`` cells (Euclidean) of it, repeat; the first K are the top K. Cells, no sub-cell
+    refinement (KT's tokens sit on its 128 x 128 grid). A fixed K rounds, no early stop: a
+    stop would need a device-to-host sync per round.
+    """
+    b, _, h, w = heatmaps.shape
+    scores = heatmaps.detach().amax(dim=1).flatten(1).float()
+    index = torch.arange(h * w, device=heatmaps.device)
+    cells = torch.stack(((index % w).float(), (index // w).float()), dim=-1)  # [h*w, 2]
+    picked, found = [], []
+    for _ in range(min(max_peaks, h * w)):
+        top, best = scores.max(dim=1)
+        xy = cells[best]  # [B, 2]
+        near = (cells - xy[:, None]).square().sum(-1) <= radius**2  # [B, h*w]
+        scores = scores.masked_fill(near, -math.inf)
+        picked.append(xy)
+        found.append(top > threshold)
+    xy = torch.stack(picked, 1).to(heatmaps.dtype)
+    return _pad(xy, torch.stack(found, 1), max_peaks)
 
 
 def _centroid_offset(score_map: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,9 @@ LOSS_NAMES = (
     "object_box",
     "object_corner_2d",
     "object_presence",
+    "token_heatmap",
+    "camera_scale",
+    "camera_translation",
 )
 VAL_METRICS = (
     "mpjpe_mm",
