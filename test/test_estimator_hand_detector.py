@@ -119,6 +119,21 @@ def test_one_detected_hand_confirms_one_hand(estimator, monkeypatch):
     assert prediction.left_hand.detected and prediction.right_hand.detected
 
 
+def test_a_second_slot_on_a_tracked_hand_is_dropped_without_the_detector(estimator, monkeypatch):
+    """Tracking one real hand while the network's other slot keeps landing on it: one hand,
+    and the detector does not run every frame for the duplicate (the node's CPU budget)."""
+
+    def both_slots_on_one_hand(*args):
+        return Prediction(right_hand=_hand_at(RIGHT_AT), left_hand=_hand_at(RIGHT_AT + 3.0))
+
+    monkeypatch.setattr(estimator_module, "decode_prediction", both_slots_on_one_hand)
+    palms = StubPalms([_palm(RIGHT_AT)])
+    estimator._palms = palms
+    frames = [estimator.predict(FRAME, K) for _ in range(5)]
+    assert all(sum(hand.detected for hand in frame.hands) == 1 for frame in frames)
+    assert palms.calls == 1  # the first look only
+
+
 def test_a_tracked_hand_needs_no_palm_but_a_new_one_does(estimator):
     palms = StubPalms([_palm(RIGHT_AT)])
     estimator._palms = palms

@@ -261,6 +261,12 @@ class Estimator:
             return False
         detected = [i for i, hand in enumerate(prediction.hands) if hand.detected]
         new = [i for i in detected if i not in tracked]
+        for i in [i for i in new if _on_a_tracked_hand(prediction, i, tracked)]:
+            # The network's other slot on a hand already tracked: the same hand twice (the
+            # detector would confirm one hand only); dropped without running it every frame.
+            _drop_hand(prediction, i)
+            new.remove(i)
+            detected.remove(i)
         if new and look.palms is None:
             started = time.perf_counter()
             look.palms = self._palms.detect(rgb)
@@ -336,6 +342,17 @@ class _Look:
     palms: list[HandDetection] | None = None
     seconds: float = 0.0  # spent in the palm detector
     from_box: bool = False  # a dataset's box
+
+
+def _on_a_tracked_hand(prediction: Prediction, index: int, tracked: set[int]) -> bool:
+    """Whether hand ``index``'s keypoints centre on (inside the 2D box of) a tracked hand."""
+    centre = np.median(prediction.hands[index].keypoints_2d, axis=0)
+    for other in tracked - {index}:
+        if prediction.hands[other].detected:
+            points = prediction.hands[other].keypoints_2d
+            if np.all(centre >= points.min(axis=0)) and np.all(centre <= points.max(axis=0)):
+                return True
+    return False
 
 
 def _drop_hand(prediction: Prediction, index: int) -> None:
