@@ -262,23 +262,24 @@ def warp_rect(
     # Image position of each output pixel centre, in pixel-index units (centres at integers).
     x = centre[0] + a * u + b * v - 0.5
     y = centre[1] + c * u + d * v - 0.5
-    return _bilinear(image.astype(np.float32) / 255.0, x, y, replicate_border)
+    return _bilinear(image, x, y, replicate_border)
 
 
 def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray, replicate: bool) -> np.ndarray:
+    """``image`` (uint8 HxWx3) sampled at (x, y) in pixel-index units, float32 in [0, 1].
+    torch's grid_sample: its align_corners=False grid puts index x at (2x + 1) / W - 1;
+    "border" clamps to the edge pixels, "zeros" weights the pixels outside by 0."""
     height, width = image.shape[:2]
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    out = np.zeros((*x.shape, image.shape[2]), np.float32)
-    for dy, wy in ((0, 1 - fy), (1, fy)):
-        for dx, wx in ((0, 1 - fx), (1, fx)):
-            xi, yi = x0 + dx, y0 + dy
-            inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-            pixels = image[np.clip(yi, 0, height - 1), np.clip(xi, 0, width - 1)]
-            if not replicate:
-                pixels = pixels * inside[..., None]
-            out += (wx * wy).astype(np.float32) * pixels
-    return out
+    grid = np.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], axis=-1)
+    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    out = torch.nn.functional.grid_sample(
+        pixels,
+        torch.from_numpy(grid.astype(np.float32))[None],
+        mode="bilinear",
+        padding_mode="border" if replicate else "zeros",
+        align_corners=False,
+    )
+    return out[0].permute(1, 2, 0).numpy()
 
 
 def letterbox(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
