@@ -103,9 +103,9 @@ def _node_command(args) -> list[str]:
     parameters = {"device": args.device, "hand_detector": args.hand_detector}
     if args.hand_detector == "none":
         print(
-            "[demo] hand_detector none: the palm detector confirms about half of the "
-            "procedural hands (capsule fingers), so the demo runs without it; on a real "
-            "camera the node's default, palm_full, applies",
+            "[demo] hand_detector none: the palm detector misses many of the procedural "
+            "hands (capsule fingers), so the demo runs without it; on a real camera the "
+            "node's default, palm_full, applies",
             flush=True,
         )
     if args.checkpoint:  # rcl cannot parse an empty override; empty means the default anyway
