@@ -271,7 +271,9 @@ def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray, replicate: bool) 
     "border" clamps to the edge pixels, "zeros" weights the pixels outside by 0."""
     height, width = image.shape[:2]
     grid = np.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], axis=-1)
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    # torch wants a writable array (a read-only one, e.g. a message's buffer, is copied).
+    pixels = torch.from_numpy(np.require(image, requirements=["C", "W"]))
+    pixels = pixels.permute(2, 0, 1)[None].float() / 255
     out = torch.nn.functional.grid_sample(
         pixels,
         torch.from_numpy(grid.astype(np.float32))[None],
