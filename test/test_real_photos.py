@@ -75,3 +75,30 @@ def test_the_shipped_photo_set_has_hands_and_enough_hand_free_photos():
     photos = default_photos()
     assert len(photos_in(photos / "hands")) == 4
     assert len(photos_in(photos / "no_hands")) >= 10
+
+
+def test_the_command_on_a_small_subset(tmp_path, capsys):
+    """`occrobnet real-photos` end to end on one hand photo and three hand-free ones, with the
+    embedded checkpoint and the default palm detector: the reference finds the hand, we find
+    it too and report no hand where there is none; the JSON holds what the model card quotes."""
+    import json
+    import shutil
+
+    from occrobnet_ros import cli
+
+    photos = default_photos()
+    subset = tmp_path / "photos"
+    (subset / "hands").mkdir(parents=True)
+    (subset / "no_hands").mkdir()
+    shutil.copy(photos / "hands" / "handSrc.jpg", subset / "hands")
+    for photo in photos_in(photos / "no_hands")[:3]:
+        shutil.copy(photo, subset / "no_hands")
+    report = tmp_path / "report.json"
+    assert cli.main(["real-photos", "--photos", str(subset), "--json", str(report)]) == 0
+    summary = json.loads(report.read_text())["summary"]
+    assert summary["reference_hands"] == 1 and summary["hands_found"] == 1
+    assert summary["hand_free_photos"] == 3
+    assert summary["hands_reported_on_hand_free"] == 0
+    assert summary["reference_hands_on_hand_free"] == 0
+    assert 0.0 <= summary["pck@0.2_mean"] <= 1.0 and summary["error_3d_mm_median"] > 0
+    assert "handSrc.jpg: found" in capsys.readouterr().out
