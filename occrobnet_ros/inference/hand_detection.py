@@ -343,13 +343,17 @@ class HandDetector:
     def __init__(self, variant: str = "full", device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.variant = variant
-        self.palm_model = load_mediapipe_model(f"palm_detection_{variant}").to(self.device)
+        # channels_last: the faster layout for these convolutions on the CPU (docs/performance.md).
+        self.palm_model = self._ready(load_mediapipe_model(f"palm_detection_{variant}"))
         self.anchors = ssd_anchors(PALM_ANCHORS)
 
     @functools.cached_property
     def landmark_model(self) -> torch.nn.Module:
         """Loaded on first use: the estimator needs only the palm detector."""
-        return load_mediapipe_model(f"hand_landmark_{self.variant}").to(self.device)
+        return self._ready(load_mediapipe_model(f"hand_landmark_{self.variant}"))
+
+    def _ready(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(self.device, memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def detect(
@@ -399,7 +403,8 @@ class HandDetector:
         }
 
     def _batch(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device)
+        batch = torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device)
+        return batch.contiguous(memory_format=torch.channels_last)
 
 
 def hand_under(points_2d: np.ndarray, detections: list[HandDetection]) -> int | None:
