@@ -42,11 +42,10 @@ from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.synthetic import appearance
 from occrobnet_ros.data.synthetic.generator import (
     PinholeCamera,
+    assemble_sample,
     joint_visibility,
-    occlusion_bucket,
 )
 from occrobnet_ros.data.synthetic.objects import BOX, SYMMETRY_Z180, SceneObject
-from occrobnet_ros.geometry import project
 from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, PARENTS
 
 EMPTY_SCENE = "empty"
@@ -265,36 +264,6 @@ def ground_truth(seed, kind, image, buffers, hands, obj, config) -> Sample:
         margin = joints[rows, 2] - skin + config.visibility_tolerance
         visible[rows] = joint_visibility(joints[rows], margin, side + 1, buffers)
     hand_valid = np.array([hand is not None for hand in hands])
-    if obj is not None:
-        rotation, translation = obj.rotation, obj.translation
-        corners_rest, corners = obj.corners_rest, obj.corners_camera
-        symmetry, size = obj.symmetry, obj.size
-    else:
-        rotation, translation = np.full((3, 3), np.nan), np.full(3, np.nan)
-        corners_rest, corners = np.full((8, 3), np.nan), np.full((8, 3), np.nan)
-        symmetry, size = -1, np.full(3, np.nan)
-    present = np.repeat(hand_valid, NUM_JOINTS)
-    occluded = 1.0 - visible[present].mean() if present.any() else 0.0
-    label = buffers.label
-    return Sample(
-        image=image,
-        K=K,
-        joints_3d=joints,
-        joints_2d=project(joints, K),
-        joint_visible=visible,
-        hand_valid=hand_valid,
-        hand_mask=np.where(label < OBJECT_LABEL, label, 0).astype(np.uint8),
-        object_mask=label == OBJECT_LABEL,
-        object_valid=obj is not None,
-        object_rotation=rotation,
-        object_translation=translation,
-        object_corners_rest=corners_rest,
-        object_corners_3d=corners,
-        object_corners_2d=project(corners, K),
-        object_symmetry=int(symmetry),
-        object_size=size,
-        occlusion_bucket=occlusion_bucket(occluded),
-        depth=buffers.depth,
-        scene=kind,
-        seed=int(seed),
+    return assemble_sample(
+        seed, kind, image, K, joints, visible, hand_valid, buffers.label, buffers.depth, obj
     )

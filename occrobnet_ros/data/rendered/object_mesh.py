@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 
 from occrobnet_ros.data.rendered.renderer import Mesh
+from occrobnet_ros.data.synthetic.generator import OBJECT_LABEL
 from occrobnet_ros.data.synthetic.objects import BOX, CYLINDER, SceneObject
 from occrobnet_ros.data.synthetic.render import BOX_FACES
 
-OBJECT_LABEL = 3
 _CELL = 128  # pixels of one box face in the texture atlas
 _SEGMENTS = 40  # around a cylinder or sphere
 _RINGS = 16  # a sphere's latitude rings

@@ -308,8 +308,18 @@ def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
         joints[rows] = hand.joints
         margin = hand_model.joint_surface_radius(hand.shape) + config.visibility_tolerance
         visible[rows] = joint_visibility(joints[rows], margin, side + 1, canvas)
-    joints_2d = project(joints, K)
     hand_valid = np.array([hand is not None for hand in hands])
+    return assemble_sample(
+        seed, kind, image, K, joints, visible, hand_valid, canvas.label, canvas.depth, obj
+    )
+
+
+def assemble_sample(
+    seed, kind, image, K, joints, visible, hand_valid, label, depth, obj: SceneObject | None
+) -> Sample:
+    """A generated frame's Sample (both generators): the joints and their visibility as the
+    generator found them, the masks from the label image (OBJECT_LABEL, hands 1 and 2), the
+    object's pose and box (NaN without an object) and the occlusion bucket."""
     if obj is not None:
         rotation, translation = obj.rotation, obj.translation
         corners_rest, corners = obj.corners_rest, obj.corners_camera
@@ -324,11 +334,11 @@ def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
         image=image,
         K=K,
         joints_3d=joints,
-        joints_2d=joints_2d,
+        joints_2d=project(joints, K),
         joint_visible=visible,
         hand_valid=hand_valid,
-        hand_mask=np.where(canvas.label < OBJECT_LABEL, canvas.label, 0).astype(np.uint8),
-        object_mask=canvas.label == OBJECT_LABEL,
+        hand_mask=np.where(label < OBJECT_LABEL, label, 0).astype(np.uint8),
+        object_mask=label == OBJECT_LABEL,
         object_valid=obj is not None,
         object_rotation=rotation,
         object_translation=translation,
@@ -338,7 +348,7 @@ def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
         object_symmetry=int(symmetry),
         object_size=size,
         occlusion_bucket=occlusion_bucket(occluded),
-        depth=canvas.depth,
+        depth=depth,
         scene=kind,
         seed=int(seed),
     )
