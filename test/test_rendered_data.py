@@ -350,3 +350,29 @@ def test_train_on_rendered_frames(tmp_path, photo_dir, capsys):
     empty.mkdir()
     assert cli.main([*common, "--backgrounds", str(empty), "--out", str(tmp_path / "r")]) == 2
     assert "scripts/get_backgrounds.sh" in capsys.readouterr().err
+
+
+@needs_egl
+def test_the_real_photo_scores_on_rendered_frames(config, photo_dir, tmp_path):
+    """`occrobnet real-photos --rendered-frames N`: every rendered hand is a reference with its
+    ground truth, frames without a hand count as hand-free."""
+    import json
+
+    from occrobnet_ros import cli
+    from occrobnet_ros.inference.estimator import Estimator
+    from occrobnet_ros.tools.real_photos import check_rendered
+
+    estimator = Estimator(device="cpu", roi_tracking=False, hand_detector="palm_full")
+    report = check_rendered(estimator, 3, photo_dir)
+    frames = [generate_sample(seed, config) for seed in range(3)]
+    assert len(report.hands) == sum(int(frame.hand_valid.sum()) for frame in frames)
+    assert report.hand_free_photos == sum(not frame.hand_valid.any() for frame in frames)
+    for hand in report.hands:
+        assert 0.0 <= hand.pck["0.2"] <= 1.0 and hand.found == (hand.error_3d_mm is not None)
+    path = tmp_path / "rendered.json"
+    arguments = ["real-photos", "--rendered-frames", "2", "--backgrounds", str(photo_dir)]
+    assert cli.main([*arguments, "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["summary"]["reference_hands"] >= 1
+    empty = tmp_path / "none"
+    empty.mkdir()
+    assert cli.main(["real-photos", "--rendered-frames", "2", "--backgrounds", str(empty)]) == 2

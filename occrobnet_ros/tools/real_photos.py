@@ -19,6 +19,11 @@ Per reference hand (photos in ``hands/``):
 
 On ``no_hands/``: the hands we report (and the reference's, which should be none).
 
+``--rendered-frames N`` scores the same way on N rendered frames (data/rendered/: Anny's
+hands on real hand-free photos, held-out seeds) against their ground truth: not real images,
+but many more hands than four photos, for comparing checkpoints without choosing by the
+photos.
+
 The figures are what the model card quotes; nothing here is tuned to these photos.
 """
 
@@ -164,6 +169,34 @@ def check(estimator, reference_model, photos: Path, draw: Path | None = None) ->
     return report
 
 
+def check_rendered(estimator, count: int, backgrounds: Path) -> Report:
+    """The same scores on ``count`` rendered frames (data/rendered/, seeds 0..count-1: never
+    training seeds) with their ground truth as the reference: realistic hands on real photos,
+    many more than the photos, with exact 2D and 3D (the 3D still scale-aligned, as above).
+    Frames without a hand (the generator's hand-free photos) count as hand-free."""
+    from occrobnet_ros.data.rendered import RenderedConfig, generate_sample
+    from occrobnet_ros.skeleton import NUM_JOINTS
+
+    config = RenderedConfig(background_dir=str(backgrounds))
+    report = Report()
+    for seed in range(count):
+        sample = generate_sample(seed, config)
+        prediction = estimator.predict_batch([sample.image], [sample.K])[0]
+        references = [
+            ReferenceHand(sample.joints_2d[rows], sample.joints_3d[rows], 1.0)
+            for side in np.flatnonzero(sample.hand_valid)
+            for rows in [slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)]
+        ]
+        if references:
+            report.hands += [score_hand(f"seed {seed}", prediction, ref) for ref in references]
+        else:
+            reported = sum(hand.detected for hand in prediction.hands)
+            report.hand_free_photos += 1
+            report.hands_reported_on_hand_free += reported
+            report.hand_free_detail[f"seed {seed}"] = reported
+    return report
+
+
 @dataclass
 class ReferenceHand:
     """A hand MediaPipe finds: 2D keypoints (px, our joint order) and world joints (m)."""
@@ -214,21 +247,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draw", type=Path, help="write annotated photos here (reference white)")
     parser.add_argument("--device", default="auto")
     add_hand_detector_argument(parser)
+    parser.add_argument(
+        "--rendered-frames",
+        type=int,
+        metavar="N",
+        help="instead of the photos: N rendered frames (data/rendered/) with their ground "
+        "truth as the reference (needs moderngl and the installed background photos)",
+    )
+    parser.add_argument(
+        "--backgrounds",
+        type=Path,
+        metavar="DIR",
+        help="with --rendered-frames: the hand-free photos (default: install_backgrounds' "
+        "folder, ~/.cache/occrobnet_ros/backgrounds)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from occrobnet_ros.inference.estimator import Estimator
 
     photos = args.photos or default_photos()
-    if not (photos / "hands").is_dir() or not (photos / "no_hands").is_dir():
+    rendered = args.rendered_frames
+    if not rendered and not ((photos / "hands").is_dir() and (photos / "no_hands").is_dir()):
         print(f"occrobnet real-photos: {photos} has no hands/ and no_hands/", file=sys.stderr)
         return 2
+    if rendered:
+        from occrobnet_ros.data.rendered.install_backgrounds import default_cache
+
+        backgrounds = args.backgrounds or default_cache()
+        if not (backgrounds / "photos").is_dir():
+            print(
+                f"occrobnet real-photos: no background photos in {backgrounds}/photos: "
+                "install them with scripts/get_backgrounds.sh, or give --backgrounds DIR",
+                file=sys.stderr,
+            )
+            return 2
     estimator = Estimator(
         args.checkpoint, device=args.device, roi_tracking=False, hand_detector=args.hand_detector
     )
-    report = check(estimator, MediaPipeReference(), photos, args.draw)
+    if rendered:
+        report = check_rendered(estimator, rendered, backgrounds)
+    else:
+        report = check(estimator, MediaPipeReference(), photos, args.draw)
     summary = report.summary()
-    for hand in report.hands:
+    for hand in [] if rendered else report.hands:
         state = "found" if hand.found else "MISSED"
         print(
             f"{hand.photo}: {state}, PCK@0.1 {hand.pck['0.1']:.2f}, PCK@0.2 {hand.pck['0.2']:.2f}"
