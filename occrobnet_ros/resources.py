@@ -25,10 +25,15 @@ def shipped_file(*parts: str) -> Path | None:
     return next((path for path in shipped_file_candidates(*parts) if path.is_file()), None)
 
 
+def require_shipped_file(*parts: str) -> Path:
+    """:func:`shipped_file`, or a FileNotFoundError naming every place searched."""
+    path = shipped_file(*parts)
+    if path is None:
+        searched = ", ".join(str(p) for p in shipped_file_candidates(*parts))
+        raise FileNotFoundError(f"{'/'.join(parts)} is not at any of: {searched}")
+    return path
+
+
 def model_config_path(name: str) -> Path:
     """A shipped model config (config/model/<name>.yaml), installed or in the source tree."""
-    path = shipped_file("config", "model", f"{name}.yaml")
-    if path is None:
-        searched = shipped_file_candidates("config", "model", f"{name}.yaml")
-        raise FileNotFoundError(f"model config {name}.yaml not found: {searched}")
-    return path
+    return require_shipped_file("config", "model", f"{name}.yaml")

@@ -2,6 +2,7 @@
 hand without a palm (inference/estimator.py's module docstring)."""
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,15 @@ def _palm(centre, side=120.0, rotation=0.0) -> HandDetection:
 
 
 class StubPalms:
-    """Stands in for MediaPipe's palm detector: returns ``palms`` and counts its calls."""
+    """Stands in for MediaPipe's palm detector: returns ``palms`` and counts its calls;
+    ``seconds``: how long each call takes."""
 
-    def __init__(self, palms):
-        self.palms, self.calls = palms, 0
+    def __init__(self, palms, seconds=0.0):
+        self.palms, self.calls, self.seconds = palms, 0, seconds
 
     def detect(self, rgb):
         self.calls += 1
+        time.sleep(self.seconds)
         return list(self.palms)
 
 
@@ -99,7 +102,10 @@ def test_only_the_hands_on_a_palm_are_kept_and_the_crop_is_around_the_palms(esti
     np.testing.assert_allclose(look.transform, expected)
     prediction = estimator.predict_batch([FRAME], [K])[0]
     assert prediction.right_hand.detected and not prediction.left_hand.detected
-    assert prediction.timings["preprocess"] >= look.seconds
+    # The detector's time is the frame's (preprocess stage and inference time).
+    estimator._palms = StubPalms([palm], seconds=0.05)
+    prediction = estimator.predict_batch([FRAME], [K])[0]
+    assert prediction.timings["preprocess"] >= 0.05 and prediction.inference_time >= 0.05
 
 
 def test_one_detected_hand_confirms_one_hand(estimator, monkeypatch):

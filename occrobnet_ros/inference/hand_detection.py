@@ -40,7 +40,7 @@ import torch
 from occrobnet_ros.model.checkpoint import CheckpointError, load_state_strict, read_safetensors
 from occrobnet_ros.model.mediapipe_hand import MediaPipeHandLandmark
 from occrobnet_ros.model.palm_detector import NUM_KEYPOINTS, MediaPipePalmDetector
-from occrobnet_ros.resources import shipped_file, shipped_file_candidates
+from occrobnet_ros.resources import require_shipped_file
 
 WEIGHTS_FORMAT = "mediapipe-tflite-converted-1"  # written by tools/convert_mediapipe.py
 PALM_INPUT_SIZE = 192
@@ -313,11 +313,7 @@ def palm_in_image(
 
 def mediapipe_weights_path(name: str) -> Path:
     """A shipped ``weights/mediapipe/<name>.safetensors``, installed or in the source tree."""
-    path = shipped_file("weights", "mediapipe", f"{name}.safetensors")
-    if path is None:
-        searched = shipped_file_candidates("weights", "mediapipe", f"{name}.safetensors")
-        raise FileNotFoundError(f"{name}.safetensors not found: {[str(p) for p in searched]}")
-    return path
+    return require_shipped_file("weights", "mediapipe", f"{name}.safetensors")
 
 
 def load_mediapipe_model(name: str, path: str | Path | None = None) -> torch.nn.Module:

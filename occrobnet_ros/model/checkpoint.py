@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from occrobnet_ros.resources import shipped_file, shipped_file_candidates
+from occrobnet_ros.resources import require_shipped_file
 
 from .backbone import ResNet
 from .config import OccRobNetConfig
@@ -40,13 +40,10 @@ class CheckpointError(ValueError):
 
 def default_checkpoint() -> Path:
     """The embedded checkpoint: in the installed share/ directory, else in the source tree."""
-    path = shipped_file("weights", DEFAULT_CHECKPOINT_NAME)
-    if path is None:
-        searched = ", ".join(
-            str(c) for c in shipped_file_candidates("weights", DEFAULT_CHECKPOINT_NAME)
-        )
-        raise CheckpointError(f"the embedded checkpoint is not at any of: {searched}")
-    return path
+    try:
+        return require_shipped_file("weights", DEFAULT_CHECKPOINT_NAME)
+    except FileNotFoundError as error:
+        raise CheckpointError(f"the embedded checkpoint: {error}") from None
 
 
 def check_checkpoint_file(path: Path) -> None:
@@ -199,13 +196,17 @@ def load_state_strict(
             raise CheckpointError(f"{source}: missing tensor '{key}'")
         if key not in expected:
             raise CheckpointError(f"{source}: unexpected tensor '{key}'")
-        if tuple(tensors[key].shape) != tuple(expected[key].shape):
-            raise CheckpointError(
-                f"{source}: tensor '{key}' has shape {tuple(tensors[key].shape)}, "
-                f"the model expects {tuple(expected[key].shape)}"
-            )
+        _check_shape(source, key, tensors[key], expected[key])
     missing = {key: value for key, value in expected.items() if key not in tensors}
     module.load_state_dict({**missing, **tensors}, strict=True)
+
+
+def _check_shape(source: str, key: str, tensor: torch.Tensor, expected: torch.Tensor) -> None:
+    if tuple(tensor.shape) != tuple(expected.shape):
+        raise CheckpointError(
+            f"{source}: tensor '{key}' has shape {tuple(tensor.shape)}, "
+            f"the model expects {tuple(expected.shape)}"
+        )
 
 
 def load_state_parts(
@@ -225,11 +226,7 @@ def load_state_parts(
     for key in chosen:
         if key not in expected:
             raise CheckpointError(f"{source}: '{key}' is not a tensor of this model")
-        if tuple(tensors[key].shape) != tuple(expected[key].shape):
-            raise CheckpointError(
-                f"{source}: tensor '{key}' has shape {tuple(tensors[key].shape)}, "
-                f"the model expects {tuple(expected[key].shape)}"
-            )
+        _check_shape(source, key, tensors[key], expected[key])
     module.load_state_dict({**expected, **{key: tensors[key] for key in chosen}}, strict=True)
     return chosen
 

@@ -207,7 +207,7 @@ def bench_case(case: dict, args: argparse.Namespace, scratch: Path, ros) -> dict
     from occrobnet_ros.inference.estimator import Estimator
 
     checkpoint = args.checkpoint or _random_checkpoint(case["config"], scratch)
-    detector = getattr(args, "hand_detector", "none")
+    detector = args.hand_detector
     # No detector: everything detected, the most decoding and message work.
     threshold = 0.0 if detector == "none" else 0.5
     estimator = Estimator(
@@ -247,7 +247,7 @@ def bench_case(case: dict, args: argparse.Namespace, scratch: Path, ros) -> dict
 
 def _bench_frame(args: argparse.Namespace) -> np.ndarray:
     """--image as RGB, else a random --width x --height frame."""
-    if getattr(args, "image", None):
+    if args.image:
         from occrobnet_ros.tools.predict import read_rgb
 
         return read_rgb(args.image)
@@ -448,8 +448,8 @@ def _load_average() -> list[float] | None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    detector = getattr(args, "hand_detector", "none")
-    image = getattr(args, "image", None)
+    detector = args.hand_detector
+    image = args.image
     return {
         "frame": f"{image} rgb8" if image else f"{args.width}x{args.height} rgb8 (random)",
         "frames": args.frames,

@@ -272,15 +272,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"occrobnet real-photos: {photos} has no hands/ and no_hands/", file=sys.stderr)
         return 2
     if rendered:
-        from occrobnet_ros.data.rendered.install_backgrounds import default_cache
+        from occrobnet_ros.data.rendered.install_backgrounds import default_cache, missing_photos
 
         backgrounds = args.backgrounds or default_cache()
-        if not (backgrounds / "photos").is_dir():
-            print(
-                f"occrobnet real-photos: no background photos in {backgrounds}/photos: "
-                "install them with scripts/get_backgrounds.sh, or give --backgrounds DIR",
-                file=sys.stderr,
-            )
+        problem = missing_photos(backgrounds)
+        if problem:
+            print(f"occrobnet real-photos: {problem}", file=sys.stderr)
             return 2
     estimator = Estimator(
         args.checkpoint, device=args.device, roi_tracking=False, hand_detector=args.hand_detector

@@ -25,6 +25,7 @@ from occrobnet_ros.data.readers.record import DatasetFormatError, DatasetLayoutE
 from occrobnet_ros.data.rendered.generator import RenderedConfig
 from occrobnet_ros.data.rendered.generator import generate_sample as render_sample
 from occrobnet_ros.data.rendered.install_backgrounds import default_cache as default_backgrounds
+from occrobnet_ros.data.rendered.install_backgrounds import missing_photos
 from occrobnet_ros.data.synthetic import TRAIN_SEED_START, SyntheticConfig, training_seeds
 from occrobnet_ros.training.options import GENERATED, WRISTS_ONLY_SPLITS, augment_values
 
@@ -41,12 +42,9 @@ def open_reader(dataset: str, root: str, split: str):
 def dataset_problem(args: argparse.Namespace) -> str | None:
     """Why the dataset options cannot work (the message names the missing path), or None."""
     if args.dataset == "rendered":
-        folder = rendered_config(args).background_dir
-        if not (Path(folder) / "photos").is_dir():
-            return (
-                f"--dataset rendered needs hand-free photos in {folder}/photos: install them "
-                "with scripts/get_backgrounds.sh, or give --backgrounds DIR"
-            )
+        problem = missing_photos(Path(rendered_config(args).background_dir))
+        if problem:
+            return f"--dataset rendered: {problem}"
     if args.dataset in GENERATED:
         if args.val_sequences:
             return "--val-sequences is for datasets (synthetic validation seeds are held out)"

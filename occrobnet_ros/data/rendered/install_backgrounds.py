@@ -49,6 +49,16 @@ def default_cache() -> Path:
     return Path("~/.cache/occrobnet_ros/backgrounds").expanduser()
 
 
+def missing_photos(folder: Path) -> str | None:
+    """Why ``folder`` cannot serve the rendered generator (with how to fix it), or None."""
+    if (Path(folder) / "photos").is_dir():
+        return None
+    return (
+        f"no hand-free photos in {folder}/photos: install them with "
+        "scripts/get_backgrounds.sh, or give --backgrounds DIR"
+    )
+
+
 @dataclass(frozen=True)
 class Source:
     """Which images of a package to take: under ``root``, names matching ``include`` and not
