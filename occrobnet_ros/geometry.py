@@ -312,8 +312,9 @@ def palm_orientation(joints: np.ndarray, left: bool = False) -> np.ndarray:
     - z is the palm normal, pointing out of the palm (the palmar side), for both hands; it is
       the normal of the plane through the wrist and the index and little-finger MCPs, made
       orthogonal to x;
-    - y = z x x completes a right-handed frame. It points to the thumb side on a right hand and
-      to the little-finger side on a left hand, because a left hand is a mirrored right hand.
+    - y = z x x completes a right-handed frame. It points to the little-finger side on a right
+      hand and to the thumb side on a left hand (a left hand is a mirrored right hand, and a
+      frame with the palm at +z and the thumb at +y is a left hand's).
 
     This is the orientation of the wrist pose in ``HandPose`` messages and TF.
     """
@@ -322,9 +323,9 @@ def palm_orientation(joints: np.ndarray, left: bool = False) -> np.ndarray:
         raise ValueError(f"palm_orientation expects joints of shape (21, 3), got {joints.shape}")
     wrist = joints[WRIST]
     x = _unit(joints[_MIDDLE_MCP] - wrist)
-    # index x pinky (from the wrist) points to the back of a right hand and the palm of a left one.
+    # index x pinky (from the wrist) points out of a right palm and the back of a left hand.
     normal = _cross(joints[_INDEX_MCP] - wrist, joints[_PINKY_MCP] - wrist)
-    z = normal if left else -normal
+    z = -normal if left else normal
     z = _unit(z - np.dot(z, x) * x)
     return np.stack([x, _cross(z, x), z], axis=1)
 

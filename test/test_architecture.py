@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "occrobnet_ros"
 LAYERS = [
     {"skeleton", "resources", "msg"},
-    {"geometry", "prediction", "metrics", "crop_policy"},
+    {"geometry", "prediction", "metrics", "crop_policy", "drawing"},
     {"model", "data"},
     {"inference", "training", "evaluation"},
     {"ros"},

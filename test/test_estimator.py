@@ -11,7 +11,7 @@ from occrobnet_ros.inference.smoothing import OneEuroFilter
 from occrobnet_ros.model.checkpoint import CheckpointError, save_random_model
 from occrobnet_ros.model.config import OccRobNetConfig
 from occrobnet_ros.prediction import box_corners
-from occrobnet_ros.skeleton import NUM_JOINTS
+from occrobnet_ros.skeleton import NUM_JOINTS, hand_slice
 
 K = np.array([[615.0, 0.0, 320.0], [0.0, 615.0, 240.0], [0.0, 0.0, 1.0]])
 WIDTH, HEIGHT = 640, 480
@@ -242,18 +242,19 @@ def test_predict_batch_crops_around_a_given_box():
     from occrobnet_ros.data.synthetic import generate_sample
 
     estimator = Estimator(device="cpu", hand_threshold=0.0)  # the embedded checkpoint
-    sample = generate_sample(2)  # benchmark frame with a right hand
-    right = sample.joints_2d[:NUM_JOINTS]
-    box = np.concatenate([right.min(0), right.max(0)])
+    sample = generate_sample(2)  # benchmark frame with one hand
+    (hand,) = np.flatnonzero(sample.hand_valid)
+    keypoints = sample.joints_2d[hand_slice(hand)]
+    box = np.concatenate([keypoints.min(0), keypoints.max(0)])
     boxed, no_box, whole = (
-        estimator.predict_batch([sample.image], [sample.K], boxes)[0]
+        estimator.predict_batch([sample.image], [sample.K], boxes)[0].hands[hand]
         for boxes in ([box], [np.full(4, np.nan)], None)
     )
-    np.testing.assert_array_equal(no_box.right_hand.joints, whole.right_hand.joints)
-    assert boxed.right_hand.detected  # and seen through another crop than the whole frame:
-    assert not np.array_equal(boxed.right_hand.joints, whole.right_hand.joints)
+    np.testing.assert_array_equal(no_box.joints, whole.joints)
+    assert boxed.detected  # and seen through another crop than the whole frame:
+    assert not np.array_equal(boxed.joints, whole.joints)
     centre, side = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]).max()
-    distance = np.abs(boxed.right_hand.keypoints_2d - centre).max(axis=1)
+    distance = np.abs(boxed.keypoints_2d - centre).max(axis=1)
     assert np.median(distance) < side  # in the ROI crop around the box, not elsewhere
     with pytest.raises(EstimatorError):
         estimator.predict_batch([sample.image], [sample.K], [None, None])
@@ -318,3 +319,21 @@ def test_object_is_placed_from_the_wrist_and_the_relative_translation():
     alone = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
     assert alone.object.detected
     assert np.linalg.norm(alone.object.translation - expected) > 0.01
+
+
+def test_the_object_offset_starts_at_the_wrist_the_config_names():
+    """A network whose hands were exchanged (model/hand_sides.py) learned its object offsets
+    from the wrist now called left: with both hands placed, the decoder starts there."""
+    rng = np.random.default_rng(6)
+    right_rel, right_abs = _hand(rng, np.array([0.05, 0.0, 0.5]))
+    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.55]))
+    obj = (np.eye(3), np.array([0.0, 0.05, 0.5]), np.zeros(3), np.full(3, 0.04))
+    both = np.concatenate([right_abs, left_abs])
+    transform = crop_policy.roi_transform(geometry.project(both, K), 256)
+    outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
+    outputs["object_corners_2d"] = outputs["object_corners_2d"] + 40.0  # not used: a hand is
+    for reference, wrist in (("right", right_abs[0]), ("left", left_abs[0])):
+        outputs["object_translation"] = (obj[1] - wrist)[None]
+        prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5, 12.0, reference)
+        assert prediction.right_hand.detected and prediction.left_hand.detected
+        np.testing.assert_allclose(prediction.object.translation, obj[1], atol=1e-6)

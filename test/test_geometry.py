@@ -125,8 +125,9 @@ def test_solve_translation_needs_two_points():
         geometry.solve_translation(np.ones((2, 2)), np.ones((2, 3)), K, weights=[1, 0])
 
 
-def right_hand_in_its_frame():
-    """A flat right hand in the wrist frame: x to the middle MCP, y to the thumb, z palmar."""
+def left_hand_in_its_frame():
+    """A flat left hand in its wrist frame: x to the middle MCP, y to the thumb, z palmar
+    (a right-handed frame with the thumb at +y and the palm at +z is a left hand's)."""
     joints = np.zeros((NUM_JOINTS, 3))
     for finger, (y, x) in enumerate([(0.02, 0.088), (0.0, 0.09), (-0.02, 0.087), (-0.04, 0.08)]):
         for k in range(4):
@@ -137,8 +138,8 @@ def right_hand_in_its_frame():
 
 
 def test_palm_orientation_recovers_wrist_rotation_for_both_hands():
-    right = right_hand_in_its_frame()
-    left = right * [1.0, -1.0, 1.0]  # a left hand is the mirror image
+    left = left_hand_in_its_frame()
+    right = left * [1.0, -1.0, 1.0]  # a right hand is the mirror image: y to the little finger
     for R in Rotation.random(5, random_state=7).as_matrix():
         t = np.array([0.1, 0.0, 0.5])
         np.testing.assert_allclose(geometry.palm_orientation(right @ R.T + t), R, atol=1e-12)

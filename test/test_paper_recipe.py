@@ -106,6 +106,7 @@ MODEL = {
     "nominal_root_depth": (0.6, "ours"),
     "weak_perspective_camera": (per(False, True, True), KT_CONFIG + "use_2D_loss"),
     "identity_gamma": (3.0, "paper §III-C"),
+    "object_reference_hand": ("right", "ours"),
     "loss_weights.heatmap": (0.01, KT_CONFIG + "hm_weight"),
     "loss_weights.segmentation": (0.001, KT_CONFIG + "obj_hm_weight"),
     "loss_weights.identity": (1.0, KT_CONFIG + "cls_weight"),

@@ -21,6 +21,7 @@ from occrobnet_ros.tools.real_photos import (
 class Reference:
     keypoints_2d: np.ndarray
     world_joints: np.ndarray
+    side: str = "left"
 
 
 def _hand(rng, centre=(200.0, 150.0), size=100.0):
@@ -62,13 +63,17 @@ def test_a_reference_hand_is_scored_against_the_closest_detected_hand():
     near = HandEstimate(detected=True, confidence=0.6, keypoints_2d=keypoints + 3.0, joints=joints)
     score = score_hand("a.jpg", Prediction(right_hand=far, left_hand=near), reference)
     assert score.found and score.confidence == 0.6
+    assert score.side_agrees  # the nearer hand is in the left slot, as the reference's side
     assert score.pck == {"0.1": 1.0, "0.2": 1.0}
     assert score.error_3d_mm == pytest.approx(0.0, abs=1e-6)
     missed = score_hand("a.jpg", Prediction(right_hand=far), reference)
     assert not missed.found and missed.pck == {"0.1": 0.0, "0.2": 0.0}
     assert missed.error_3d_mm is None
+    assert missed.side_agrees is None
     nothing = score_hand("a.jpg", Prediction(), reference)
     assert not nothing.found and nothing.confidence == 0.0
+    swapped = score_hand("a.jpg", Prediction(right_hand=near), reference)
+    assert swapped.found and swapped.side_agrees is False
 
 
 def test_the_shipped_photo_set_has_hands_and_enough_hand_free_photos():
@@ -101,4 +106,7 @@ def test_the_command_on_a_small_subset(tmp_path, capsys):
     assert summary["hands_reported_on_hand_free"] == 0
     assert summary["reference_hands_on_hand_free"] == 0
     assert 0.0 <= summary["pck@0.2_mean"] <= 1.0 and summary["error_3d_mm_median"] > 0
+    # handSrc shows a left hand (palm to the camera, fingers right, thumb up): MediaPipe and
+    # the embedded checkpoint agree on its side.
+    assert summary["sides_agreeing"] == 1
     assert "handSrc.jpg: found" in capsys.readouterr().out

@@ -7,9 +7,10 @@ from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from occrobnet_ros.drawing import draw_prediction
 from occrobnet_ros.geometry import matrix_to_quaternion, quaternion_to_matrix
 from occrobnet_ros.msg import HandPose, ObjectPose
-from occrobnet_ros.ros.markers import MarkerArrayWriter, draw_prediction, prediction_markers
+from occrobnet_ros.ros.markers import MarkerArrayWriter, prediction_markers
 from occrobnet_ros.ros.messages import (
     HandObjectPoseWriter,
     msg_to_prediction,

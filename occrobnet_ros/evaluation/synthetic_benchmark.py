@@ -11,7 +11,9 @@ Keypoint Transformer evaluates with the annotated box) and reports, in the units
 - PA-MPJPE (mm): the joint error after each hand is aligned to its ground truth by rotation,
   scale and translation (HO-3D's Procrustes), i.e. the articulation error alone;
 - the object translation error and MSSD (cm; the box corners as the model's vertices, the
-  generator's symmetry), both relative to the reference wrist of data/targets.py, as KT's;
+  generator's symmetry), both relative to the reference wrist of data/targets.py, as KT's
+  (or, where both hands are present, to the wrist the model's config names:
+  ``object_offsets_from``);
 - with a visibility head, its precision and recall as a detector of occluded joints
   (metrics.occlusion_classification); the baseline says "all visible".
 
@@ -35,6 +37,7 @@ from occrobnet_ros.data.augment import AugmentConfig
 from occrobnet_ros.data.dataset import SyntheticDataset
 from occrobnet_ros.data.synthetic import benchmark_seeds, training_seeds
 from occrobnet_ros.data.targets import collate
+from occrobnet_ros.model.losses import object_offsets_from
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, hand_slice
 
 AUC_MAX_MM = 50.0
@@ -88,7 +91,8 @@ def benchmark(
     """Model and mean-pose metrics on the first ``count`` benchmark frames."""
     dataset = SyntheticDataset(benchmark_seeds()[:count], input_size, None, AugmentConfig.none())
     predictions, gt = predict(model, dataset, batch_size)
-    baseline = mean_pose(ground_truth(training_seeds(baseline_count), input_size))
+    training_gt = ground_truth(training_seeds(baseline_count), input_size)
+    baseline = mean_pose(object_offsets_from(training_gt, model.config.object_reference_hand))
     return {
         "frames": count,
         "model": pose_metrics(predictions, gt),
@@ -100,7 +104,8 @@ def benchmark(
 def predict(
     model: torch.nn.Module, dataset: SyntheticDataset, batch_size: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(predictions, ground truth) over ``dataset``, in eval mode, as numpy arrays."""
+    """(predictions, ground truth) over ``dataset``, in eval mode, as numpy arrays; the
+    object translations from the wrist the model's offsets start at (object_offsets_from)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -115,7 +120,8 @@ def predict(
         predictions.append(batch)
         gt.append({key: targets[key].numpy() for key in GT_KEYS})
     model.train(was_training)
-    return _concatenate(predictions), _concatenate(gt)
+    reference = model.config.object_reference_hand
+    return _concatenate(predictions), object_offsets_from(_concatenate(gt), reference)
 
 
 def ground_truth(seeds: Iterable[int], input_size: int) -> dict[str, np.ndarray]:

@@ -29,11 +29,20 @@ NO_EVIDENCE = 0.5  # handedness when no token is near the hand: either side
 
 
 def decode_prediction(
-    outputs, i, transform, K, lens, hand_threshold, object_threshold, token_radius=12.0
+    outputs,
+    i,
+    transform,
+    K,
+    lens,
+    hand_threshold,
+    object_threshold,
+    token_radius=12.0,
+    object_reference_hand="right",
 ) -> Prediction:
     """The Prediction of batch item ``i`` of ``outputs``, cropped from the image by the affine
     ``transform``; ``lens``: the raw image's distortion or None. ``token_radius`` (crop px)
-    is TOKEN_RADIUS_FACTOR x the identity radius (12 px for a 256-px input)."""
+    is TOKEN_RADIUS_FACTOR x the identity radius (12 px for a 256-px input);
+    ``object_reference_hand``: the model config's (the wrist its object offsets start at)."""
     to_image = geometry.invert_affine(transform)
     prediction = Prediction()
     hand_probability = _sigmoid(outputs["hand_presence"][i])
@@ -70,7 +79,7 @@ def decode_prediction(
     if "object_presence" in outputs:
         probability = float(_sigmoid(outputs["object_presence"][i]))
         if probability >= object_threshold:
-            wrist = _reference_wrist(prediction)
+            wrist = _reference_wrist(prediction, object_reference_hand)
             prediction.object = _decode_object(outputs, i, to_image, K, lens, probability, wrist)
     return prediction
 
@@ -104,10 +113,11 @@ def slot_handedness(
     return result
 
 
-def _reference_wrist(prediction: Prediction) -> np.ndarray | None:
-    """The wrist the object translation head is relative to: the right one, else the left
-    (data/targets.py trains it so), or None when no hand was placed."""
-    for hand in (prediction.right_hand, prediction.left_hand):
+def _reference_wrist(prediction: Prediction, first: str) -> np.ndarray | None:
+    """The wrist the object translation head is relative to: the ``first`` one ("right", as
+    data/targets.py trains it), else the other, or None when no hand was placed."""
+    hands = (prediction.right_hand, prediction.left_hand)
+    for hand in hands if first == "right" else hands[::-1]:
         if hand.detected:
             return hand.joints[0]
     return None

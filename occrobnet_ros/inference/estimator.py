@@ -305,10 +305,11 @@ class Estimator:
         inferred = time.perf_counter()
         thresholds = self.hand_threshold, self.object_threshold
         radius = TOKEN_RADIUS_FACTOR * self.config.identity_radius
+        reference = self.config.object_reference_hand
         predictions = [
             Prediction()
             if _is_flat(rgb)
-            else decode_prediction(outputs, i, A, K, lens, *thresholds, radius)
+            else decode_prediction(outputs, i, A, K, lens, *thresholds, radius, reference)
             for i, (rgb, A, K, lens) in enumerate(zip(images, transforms, Ks, distortions))
         ]
         decoded = time.perf_counter()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS
+from occrobnet_ros.skeleton import HAND_NAMES, NUM_HANDS, NUM_JOINTS
 
 from .attention import ATTENTION_KINDS
 from .backbone import BACKBONES, MEDIAPIPE_BODIES
@@ -108,6 +108,10 @@ class OccRobNetConfig:
     weak_perspective_camera: bool = False
     # Identity labels: gamma in KT's 128-px heatmap units (3 px = 6 px of a 256 input).
     identity_gamma: float = 3.0
+    # The wrist object_translation is relative to when both hands are present (with one hand,
+    # that hand's): "right" (KT's). A network whose hands were exchanged (model/hand_sides.py)
+    # keeps the offsets it learned from the wrist now called left, and trains on: "left".
+    object_reference_hand: str = "right"
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -135,6 +139,7 @@ class OccRobNetConfig:
                 "token_heatmap_stride: 0, or a divisor of input_size",
             ),
             (self.peak_nms_radius >= 0, "peak_nms_radius >= 0"),
+            (self.object_reference_hand in HAND_NAMES, f"object_reference_hand: {HAND_NAMES}"),
             (
                 not (self.weak_perspective_camera and self.pose_representation != "3d"),
                 "weak_perspective_camera needs pose_representation '3d' (2.5d's 2D are bins)",

@@ -70,6 +70,7 @@ def compute_losses(
     """Weighted loss terms and their sum ``total`` (Eq. 8); see the module docstring."""
     w = config.loss_weights
     targets = {k: v.to(outputs["heatmaps"].device) for k, v in targets.items()}
+    targets = object_offsets_from(targets, config.object_reference_hand)
     losses = {
         "heatmap": w.heatmap * heatmap_loss(outputs["heatmaps"], targets, config),
         "identity": w.identity * identity_loss(outputs, targets, config),
@@ -104,6 +105,17 @@ def render_heatmaps(
     dy2 = (grid.view(1, 1, -1, 1) - centres[..., 1, None, None]) ** 2
     maps = torch.exp(-(dx2 + dy2) / (2 * sigma**2))
     return maps * joint_valid.to(maps.dtype)[..., None, None]
+
+
+def object_offsets_from(targets: dict, reference_hand: str) -> dict:
+    """``targets`` (a batch of targets.py's, torch or numpy) with the object translation of
+    two-hand frames taken from ``reference_hand``'s wrist instead of the right one: the wrist
+    a network's offsets start at (OccRobNetConfig.object_reference_hand)."""
+    if reference_hand == "right":
+        return targets
+    both = targets["hand_valid"].all(1)[:, None]
+    shift = targets["rel_root"] * both  # object - left = (object - right) - (left - right)
+    return {**targets, "object_translation": targets["object_translation"] - shift}
 
 
 def heatmap_loss(

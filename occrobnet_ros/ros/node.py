@@ -48,6 +48,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
+from occrobnet_ros.drawing import draw_prediction
 from occrobnet_ros.geometry import LensDistortion
 from occrobnet_ros.msg import HandObjectPose
 from occrobnet_ros.prediction import Prediction
@@ -66,7 +67,7 @@ from occrobnet_ros.ros.image_conversion import (
     image_to_rgb,
     rgb_to_image_msg,
 )
-from occrobnet_ros.ros.markers import MarkerArrayWriter, draw_prediction
+from occrobnet_ros.ros.markers import MarkerArrayWriter
 from occrobnet_ros.ros.messages import HandObjectPoseWriter
 from occrobnet_ros.ros.pairing import make_pairing
 from occrobnet_ros.ros.parameters import (

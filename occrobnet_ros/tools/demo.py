@@ -269,7 +269,7 @@ def _write_images(args, received, sent_index, samples) -> None:
 def _annotate(sample, msg) -> np.ndarray:
     """The frame with the true hands in green and the answered ones in red (right) and blue
     (left)."""
-    from occrobnet_ros.ros.markers import draw_skeleton
+    from occrobnet_ros.drawing import draw_skeleton
     from occrobnet_ros.ros.messages import msg_to_prediction
 
     canvas = sample.image.copy()

@@ -182,7 +182,7 @@ def _object_json(obj: ObjectEstimate) -> dict:
 
 def _write_drawing(folder: Path, source: Path, rgb, prediction, K, lens) -> None:
     # Drawing shares the node's debug-image code, which lives with the ROS markers.
-    from occrobnet_ros.ros.markers import draw_prediction
+    from occrobnet_ros.drawing import draw_prediction
 
     folder.mkdir(parents=True, exist_ok=True)
     annotated = draw_prediction(rgb, prediction, K, lens)

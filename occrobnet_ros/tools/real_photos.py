@@ -15,7 +15,9 @@ Per reference hand (photos in ``hands/``):
   size (the longer side of its keypoints' bounding box), 0 for a hand not found;
 - 3D: the root-relative error (mm) of our joints against MediaPipe's world landmarks after
   the least-squares scale that best aligns them (both are rough in absolute scale; the
-  shape is what is compared), for found hands.
+  shape is what is compared), for found hands;
+- side: whether the slot of our found hand (right or left) is the side MediaPipe's
+  handedness says (its "Left" on a mirrored selfie image is a right hand on these).
 
 On ``no_hands/``: the hands we report (and the reference's, which should be none).
 
@@ -36,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from occrobnet_ros import geometry
-from occrobnet_ros.skeleton import WRIST
+from occrobnet_ros.skeleton import HAND_NAMES, WRIST
 from occrobnet_ros.tools.predict import DEFAULT_FOV_DEG, add_hand_detector_argument, read_rgb
 
 FOUND_DISTANCE = 0.5  # of the reference hand's size: our hand lies on it
@@ -53,6 +55,7 @@ class HandScore:
     pck: dict[str, float]  # "0.1", "0.2" -> share of keypoints
     error_3d_mm: float | None  # scale-aligned, root-relative; None when not found
     confidence: float  # of our matching hand (0 when none was detected)
+    side_agrees: bool | None = None  # our hand's slot is the reference's side; None: not found
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Report:
                 for t in PCK_THRESHOLDS
             },
             "error_3d_mm_median": float(np.median(errors)) if errors else None,
+            "sides_agreeing": sum(bool(hand.side_agrees) for hand in found),
             "hand_free_photos": self.hand_free_photos,
             "hands_reported_on_hand_free": self.hands_reported_on_hand_free,
             "reference_hands_on_hand_free": self.reference_hands_on_hand_free,
@@ -110,16 +114,17 @@ def scale_aligned_error_mm(joints: np.ndarray, reference: np.ndarray) -> float:
 
 
 def score_hand(photo: str, prediction, reference) -> HandScore:
-    """``reference`` (keypoints_2d [21, 2] px, world_joints [21, 3] m) against the detected
-    hand of ``prediction`` (either slot) whose keypoints lie closest to it."""
-    detected = [hand for hand in prediction.hands if hand.detected]
+    """``reference`` (keypoints_2d [21, 2] px, world_joints [21, 3] m, side) against the
+    detected hand of ``prediction`` (either slot) whose keypoints lie closest to it."""
+    detected = [(side, hand) for side, hand in zip(HAND_NAMES, prediction.hands) if hand.detected]
     size = hand_size(reference.keypoints_2d)
 
-    def median_distance(hand) -> float:
+    def median_distance(side_hand) -> float:
+        hand = side_hand[1]
         return float(np.median(np.linalg.norm(hand.keypoints_2d - reference.keypoints_2d, axis=1)))
 
-    best = min(detected, key=median_distance, default=None)
-    if best is None or median_distance(best) > FOUND_DISTANCE * size:
+    side, best = min(detected, key=median_distance, default=(None, None))
+    if best is None or median_distance((side, best)) > FOUND_DISTANCE * size:
         return HandScore(photo, False, {str(t): 0.0 for t in PCK_THRESHOLDS}, None,
                          best.confidence if best else 0.0)  # fmt: skip
     return HandScore(
@@ -128,7 +133,12 @@ def score_hand(photo: str, prediction, reference) -> HandScore:
         {str(t): pck(best.keypoints_2d, reference.keypoints_2d, t) for t in PCK_THRESHOLDS},
         scale_aligned_error_mm(best.joints, reference.world_joints),
         float(best.confidence),
+        side == reference.side,
     )
+
+
+def _agrees(agrees: bool) -> str:
+    return "as the reference's" if agrees else "NOT the reference's"
 
 
 def _mean(values: list[float]) -> float | None:
@@ -183,7 +193,7 @@ def check_rendered(estimator, count: int, backgrounds: Path) -> Report:
         sample = generate_sample(seed, config)
         prediction = estimator.predict_batch([sample.image], [sample.K])[0]
         references = [
-            ReferenceHand(sample.joints_2d[rows], sample.joints_3d[rows], 1.0)
+            ReferenceHand(sample.joints_2d[rows], sample.joints_3d[rows], 1.0, HAND_NAMES[side])
             for side in np.flatnonzero(sample.hand_valid)
             for rows in [slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)]
         ]
@@ -199,11 +209,13 @@ def check_rendered(estimator, count: int, backgrounds: Path) -> Report:
 
 @dataclass
 class ReferenceHand:
-    """A hand MediaPipe finds: 2D keypoints (px, our joint order) and world joints (m)."""
+    """A hand MediaPipe finds: 2D keypoints (px, our joint order), world joints (m), its
+    presence and its side ("right" or "left")."""
 
     keypoints_2d: np.ndarray
     world_joints: np.ndarray
     presence: float
+    side: str
 
 
 class MediaPipeReference:
@@ -222,8 +234,11 @@ class MediaPipeReference:
         for detection in self.detector.detect(rgb):
             out = self.detector.landmarks(rgb, detection)
             if out["presence"] >= self.presence_threshold:
+                # MediaPipe's "Left" assumes a mirrored image: on these it is a right hand.
+                side = "right" if out["handedness"] >= 0.5 else "left"
+                landmarks = out["landmarks"][:, :2]
                 hands.append(
-                    ReferenceHand(out["landmarks"][:, :2], out["world_landmarks"], out["presence"])
+                    ReferenceHand(landmarks, out["world_landmarks"], out["presence"], side)
                 )
         return hands
 
@@ -231,7 +246,7 @@ class MediaPipeReference:
 def _draw(folder: Path, path: Path, rgb, prediction, K, references) -> None:
     import cv2
 
-    from occrobnet_ros.ros.markers import draw_prediction, draw_skeleton
+    from occrobnet_ros.drawing import draw_prediction, draw_skeleton
 
     canvas = draw_prediction(rgb, prediction, K)
     for reference in references:  # the reference in white
@@ -292,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{hand.photo}: {state}, PCK@0.1 {hand.pck['0.1']:.2f}, PCK@0.2 {hand.pck['0.2']:.2f}"
             + (f", 3D {hand.error_3d_mm:.1f} mm" if hand.error_3d_mm is not None else "")
+            + ("" if hand.side_agrees is None else f", side {_agrees(hand.side_agrees)}")
         )
     print(json.dumps(summary, indent=1))
     if args.json:

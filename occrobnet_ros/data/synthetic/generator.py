@@ -63,6 +63,10 @@ OCCLUSION_BUCKETS = (("low", 0.35), ("medium", 0.5), ("high", float("inf")))
 SCENES = ("one_hand", "two_hands", "interacting")
 EMPTY_SCENE = "empty"  # background only (SyntheticConfig.empty_probability)
 OBJECT_LABEL = 3  # hand labels are 1 (right) and 2 (left)
+# The order in which the layout places the hands and draws them, each taking its random
+# numbers in turn. Left first: the order of the frames the benchmark split was made from
+# (when the procedural left hand was still mislabelled right), so its frames stay the same.
+PLACEMENT_ORDER = (LEFT, RIGHT)
 
 
 class PinholeCamera:
@@ -152,9 +156,9 @@ def generate_sample(seed: int, config: SyntheticConfig | None = None) -> Sample:
     canvas = render.Canvas(K, appearance.background(rng, config.height, config.width))
     light = _sample_light(rng)
     skin = appearance.skin_albedo(rng)
-    for index, hand in enumerate(hands):
-        if hand is not None:
-            _draw_hand(rng, canvas, hand, skin, light, index + 1, config)
+    for side in PLACEMENT_ORDER:
+        if hands[side] is not None:
+            _draw_hand(rng, canvas, hands[side], skin, light, side + 1, config)
     if obj is not None:
         _draw_object(canvas, obj, light)
     image = appearance.camera_effects(rng, canvas.image(appearance.exposure(rng)))
@@ -167,22 +171,23 @@ def generate_sample(seed: int, config: SyntheticConfig | None = None) -> Sample:
 def _layout(rng, config: SyntheticConfig):
     """Scene type, the two hands (None when absent) and the object (None when absent)."""
     kind = SCENES[rng.choice(len(SCENES), p=list(config.scene_probabilities))]
-    shapes = [hand_model.sample_shape(rng), hand_model.sample_shape(rng)]
+    shapes = {side: hand_model.sample_shape(rng) for side in PLACEMENT_ORDER}
     obj = sample_object(rng) if rng.random() < config.object_probability else None
     held = obj is not None and rng.random() < config.held_probability
     position = _position_sampler(rng, config)
     hands = [None, None]
     if kind == "one_hand":
-        side = int(rng.integers(NUM_HANDS))
+        side = PLACEMENT_ORDER[int(rng.integers(NUM_HANDS))]
         if held:
             scene.place_object_for_grasp(rng, obj, position((0.3, 0.7)))
             hands[side] = _hold(rng, shapes[side], side == LEFT, obj)
         else:
             hands[side] = scene.free_hand(rng, shapes[side], side == LEFT, position((0.25, 0.75)))
     elif kind == "two_hands":
-        centres = {RIGHT: position((0.55, 0.85)), LEFT: position((0.15, 0.45))}
-        holder = int(rng.integers(NUM_HANDS))
-        for side in (RIGHT, LEFT):
+        # The left hand on the image's right, as a camera facing the person sees it.
+        centres = {LEFT: position((0.55, 0.85)), RIGHT: position((0.15, 0.45))}
+        holder = PLACEMENT_ORDER[int(rng.integers(NUM_HANDS))]
+        for side in PLACEMENT_ORDER:
             if held and side == holder:
                 scene.place_object_for_grasp(rng, obj, centres[side])
                 hands[side] = _hold(rng, shapes[side], side == LEFT, obj)
@@ -191,15 +196,15 @@ def _layout(rng, config: SyntheticConfig):
     else:  # interacting: both hands on one object, or hands overlapping each other
         if held:
             scene.place_object_for_grasp(rng, obj, position((0.35, 0.65)))
-            hands[RIGHT] = _hold(rng, shapes[RIGHT], False, obj)
-            hands[LEFT] = _hold(rng, shapes[LEFT], True, obj, opposite=hands[RIGHT])
+            hands[LEFT] = _hold(rng, shapes[LEFT], True, obj)
+            hands[RIGHT] = _hold(rng, shapes[RIGHT], False, obj, opposite=hands[LEFT])
         else:
             centre = position((0.35, 0.65))
-            hands[RIGHT] = scene.free_hand(rng, shapes[RIGHT], False, centre)
+            hands[LEFT] = scene.free_hand(rng, shapes[LEFT], True, centre)
             offset = rng.normal(0.0, 1.0, 3) * [0.045, 0.045, 0.04]
-            hands[LEFT] = scene.free_hand(rng, shapes[LEFT], True, centre + offset)
+            hands[RIGHT] = scene.free_hand(rng, shapes[RIGHT], False, centre + offset)
     if obj is not None and not held:
-        present = [hand for hand in hands if hand is not None]
+        present = [hands[side] for side in PLACEMENT_ORDER if hands[side] is not None]
         target = present[int(rng.integers(len(present)))]
         scene.place_object_near(rng, obj, target, rng.random() < config.occluder_probability)
     return kind, hands, obj

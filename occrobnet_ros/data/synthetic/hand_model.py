@@ -1,9 +1,10 @@
 """A procedural articulated hand: anatomical proportions, joint limits, forward kinematics.
 
-The model is a right hand in its wrist frame (the frame of ``geometry.palm_orientation``):
+The model is a left hand in its wrist frame (the frame of ``geometry.palm_orientation``):
 origin at the wrist, x towards the middle-finger MCP, z out of the palm, y = z x x towards the
-thumb. A left hand is the same model mirrored in y, placed with a proper rotation, so its y
-points to the little finger. Lengths are metres; the defaults are an average adult hand
+thumb (a right-handed frame with the thumb at +y and the palm at +z is a left hand's). A right
+hand is the same model mirrored in y, placed with a proper rotation, so its y points to the
+little finger. Lengths are metres; the defaults are an average adult hand
 (metacarpal and phalanx lengths from the anthropometric literature, rounded), varied per sample.
 
 Each finger (thumb first, our skeleton order) is a chain of three bones from its base joint
@@ -25,7 +26,7 @@ from occrobnet_ros.skeleton import FINGERTIPS, NUM_JOINTS, WRIST
 NUM_FINGERS = 5
 DEG = np.pi / 180.0
 
-# Base joints in the right-hand wrist frame (thumb CMC, then index..little MCP); mm. The MCPs
+# Base joints in the model's wrist frame (thumb CMC, then index..little MCP); mm. The MCPs
 # lie in the z = 0 palm plane, the middle MCP on the x axis, so palm_orientation() recovers
 # the wrist rotation exactly.
 _BASES_MM = np.array(
@@ -86,7 +87,7 @@ PALM_HALF_THICKNESS = 0.013
 
 @dataclass(frozen=True)
 class HandShape:
-    """One hand's proportions, in metres, in the right-hand wrist frame."""
+    """One hand's proportions, in metres, in the model's (left-hand) wrist frame."""
 
     bases: np.ndarray  # [5, 3] thumb CMC and finger MCP positions
     frames: np.ndarray  # [5, 3, 3] rest frame per finger: columns (direction, lateral, curl)
@@ -149,7 +150,7 @@ def clip_angles(angles: np.ndarray) -> np.ndarray:
 
 
 def forward_kinematics(shape: HandShape, angles: np.ndarray) -> np.ndarray:
-    """Joint positions ``[..., 21, 3]`` of a right hand in its wrist frame.
+    """Joint positions ``[..., 21, 3]`` of the model's (left) hand in its wrist frame.
 
     ``angles`` is ``[..., 5, 4]`` (abduction, three flexions per finger); leading dimensions
     are a batch (used to search finger closures in parallel).

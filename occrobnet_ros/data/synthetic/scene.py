@@ -21,7 +21,7 @@ from occrobnet_ros.data.synthetic.objects import (
 )
 from occrobnet_ros.skeleton import NUM_JOINTS
 
-_MIRROR = np.array([1.0, -1.0, 1.0])  # a left hand is the right-hand model mirrored in y
+_MIRROR = np.array([1.0, -1.0, 1.0])  # a right hand is the (left-hand) model mirrored in y
 _CLOSURE_STEPS = np.linspace(0.0, 1.0, 26)
 UP = np.array([0.0, -1.0, 0.35])  # fingers point up and away: arms enter from below
 MAX_AWAY = 0.6  # largest z of the finger direction: steeper, the forearm points at the lens
@@ -39,8 +39,8 @@ class SceneHand:
     wrist: np.ndarray  # [3]
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
-        """Right-hand-model points ``[..., 3]`` (wrist frame) to the camera frame."""
-        if self.left:
+        """Hand-model points ``[..., 3]`` (wrist frame) to the camera frame."""
+        if not self.left:
             points = points * _MIRROR
         return points @ self.rotation.T + self.wrist
 
