@@ -14,7 +14,10 @@ network sees crops at inference that it never saw in training:
   (inference/hand_detection.py): the square holding every detected hand's region (MediaPipe's
   rotated hand square, which covers the hand and what it holds). Inference uses it instead of
   ``FULL_FRAME`` when a detector runs and finds a hand; its regions are about the size of an
-  ``ROI`` box, so training's ROI crops cover it.
+  ``ROI`` box, so training's ROI crops cover it. A single hand's square can be taken upright
+  (``upright=True``): turned so that the hand's fingers point up, as MediaPipe crops for its
+  landmark network and as the generator's hands mostly stand; the turn is a crop roll, as
+  training's roll augmentation makes (``rolled``, ``roll_matrix``).
 - A dataset's own box (evaluation): squared about its centre and enlarged by
   ``DATASET_BOX_SCALE``, as InterHand2.6M's and Keypoint Transformer's ``process_bbox`` do
   with an annotation box; a box that is already a crop (RootNet's output) is used at scale 1.
@@ -46,13 +49,15 @@ def box_transform(
 
 
 def detection_transform(
-    regions: list[tuple[np.ndarray, float, float]], input_size: int
+    regions: list[tuple[np.ndarray, float, float]], input_size: int, upright: bool = False
 ) -> np.ndarray:
     """The 2x3 affine image -> crop of the square around detected hand regions, each a rotated
-    square ``(centre [2] px, side px, rotation rad)``."""
+    square ``(centre [2] px, side px, rotation rad)``; with ``upright`` and one region, that
+    square itself, turned upright (its roll is ``crop_roll`` of the result)."""
     corners = np.concatenate([rotated_square_corners(*region) for region in regions])
-    box = geometry.crop_box(corners, margin=0.0, min_size=ROI_MIN_SIZE)
-    return geometry.crop_transform(box, input_size)
+    # A region's offsets (u, v) sit at R(rotation) (u, v) in the image: roll them back.
+    roll = -regions[0][2] if upright and len(regions) == 1 else 0.0
+    return _square_transform(corners, input_size, 0.0, roll)
 
 
 def rotated_square_corners(centre: np.ndarray, side: float, rotation: float) -> np.ndarray:
@@ -62,7 +67,44 @@ def rotated_square_corners(centre: np.ndarray, side: float, rotation: float) -> 
     return np.asarray(centre, np.float64) + half @ np.array([[c, -s], [s, c]]).T
 
 
+def rolled(affine: np.ndarray, roll: float, input_size: int) -> np.ndarray:
+    """``affine`` followed by a rotation of ``roll`` rad about the crop centre."""
+    c, s = np.cos(roll), np.sin(roll)
+    centre = (input_size - 1) / 2.0
+    rotation = np.array(
+        [
+            [c, -s, centre - c * centre + s * centre],
+            [s, c, centre - s * centre - c * centre],
+            [0, 0, 1],
+        ]
+    )
+    return (rotation @ np.vstack([affine, [0.0, 0.0, 1.0]]))[:2]
+
+
+def crop_roll(affine: np.ndarray) -> float:
+    """The roll (rad) of a 2x3 image -> crop similarity: 0 for every crop but a rolled one."""
+    return float(np.arctan2(affine[1, 0], affine[0, 0]))
+
+
+def roll_matrix(roll: float) -> np.ndarray:
+    """The camera-frame rotation about the optical axis that matches a crop roll: the network
+    sees a rolled crop's 3D (joints, offsets, object pose) turned by it."""
+    c, s = np.cos(roll), np.sin(roll)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
     """The 2x3 affine image -> crop of the square box around ``points_2d`` [N, 2] (px)."""
-    box = geometry.crop_box(points_2d, margin=ROI_MARGIN, min_size=ROI_MIN_SIZE)
-    return geometry.crop_transform(box, input_size)
+    return _square_transform(points_2d, input_size, ROI_MARGIN, 0.0)
+
+
+def _square_transform(points: np.ndarray, input_size: int, margin: float, roll: float):
+    """The square box of ``points`` seen turned by ``roll`` (enlarged by ``margin``, at least
+    ROI_MIN_SIZE), as a 2x3 image -> crop affine whose roll is ``roll``."""
+    if roll == 0.0:
+        box = geometry.crop_box(points, margin=margin, min_size=ROI_MIN_SIZE)
+        return geometry.crop_transform(box, input_size)
+    turn = roll_matrix(roll)[:2, :2]
+    box = geometry.crop_box(np.asarray(points, np.float64) @ turn.T, margin, ROI_MIN_SIZE)
+    affine = geometry.crop_transform(box, input_size)
+    return np.column_stack([affine[:, :2] @ turn, affine[:, 2]])

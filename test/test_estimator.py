@@ -77,6 +77,54 @@ def test_decode_recovers_metric_poses_in_the_camera_frame():
     np.testing.assert_allclose(wrist_rotation @ wrist_rotation.T, np.eye(3), atol=1e-9)
 
 
+@pytest.mark.parametrize("roll", [0.7, -2.0])
+def test_a_rolled_crop_decodes_to_the_camera_frame_poses(roll):
+    """An upright crop is rolled (crop_policy): the network sees its 3D turned by the roll,
+    as training's roll augmentation shows it, and the decoder turns it back."""
+    rng = np.random.default_rng(3)
+    right_rel, right_abs = _hand(rng, np.array([0.10, 0.05, 0.55]))
+    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.60]))
+    R = geometry.rotvec_to_matrix(np.array([0.3, -0.2, 0.9]))
+    obj = (R, np.array([0.0, 0.1, 0.5]), np.array([0.0, 0.0, 0.01]), np.array([0.03, 0.04, 0.08]))
+    plain = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
+    transform = crop_policy.rolled(plain, roll, 256)
+    assert crop_policy.crop_roll(transform) == pytest.approx(roll)
+    outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
+    turn = crop_policy.roll_matrix(roll)  # what the network sees: every 3D quantity turned
+    outputs["joints_3d"] = outputs["joints_3d"] @ turn.T
+    outputs["object_rotation"] = turn @ outputs["object_rotation"]
+    outputs["object_corners_rel"] = outputs["object_corners_rel"] @ turn.T
+    outputs["object_translation"] = ((obj[1] - right_abs[0]) @ turn.T)[None]
+
+    prediction = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
+
+    np.testing.assert_allclose(prediction.right_hand.joints, right_abs, atol=1e-9)
+    np.testing.assert_allclose(prediction.left_hand.joints, left_abs, atol=1e-9)
+    np.testing.assert_allclose(prediction.right_hand.keypoints_2d, geometry.project(right_abs, K))
+    np.testing.assert_allclose(prediction.object.rotation, R, atol=1e-9)
+    np.testing.assert_allclose(prediction.object.translation, R @ obj[2] + obj[1], atol=1e-9)
+    outputs["hand_presence"] = np.array([[-5.0, -5.0]])  # no hand: from the box corners
+    alone = decode_prediction(outputs, 0, transform, K, None, 0.5, 0.5)
+    np.testing.assert_allclose(alone.object.translation, R @ obj[2] + obj[1], atol=1e-6)
+
+
+def test_an_upright_detection_crop_turns_the_hand_up():
+    """One palm region (MediaPipe's square: its offsets (u, v) at R(rotation) (u, v) in the
+    image, fingers towards -v): the crop shows that square with the fingers up."""
+    centre, side, rotation = np.array([300.0, 200.0]), 180.0, 1.1
+    transform = crop_policy.detection_transform([(centre, side, rotation)], 128, upright=True)
+    assert crop_policy.crop_roll(transform) == pytest.approx(-rotation)
+    c, s = np.cos(rotation), np.sin(rotation)
+    fingers = centre + np.array([[c, -s], [s, c]]) @ np.array([0.0, -side / 2])
+    np.testing.assert_allclose(geometry.apply_affine(transform, fingers[None])[0], [63.5, -0.5])
+    corners = crop_policy.rotated_square_corners(centre, side, rotation)
+    in_crop = np.sort(geometry.apply_affine(transform, corners), axis=0)
+    np.testing.assert_allclose(in_crop[[0, -1]], [[-0.5, -0.5], [127.5, 127.5]], atol=1e-9)
+    # Two regions, or upright off: the axis-aligned square around them, as before.
+    level = crop_policy.detection_transform([(centre, side, rotation)], 128)
+    assert crop_policy.crop_roll(level) == 0.0
+
+
 def test_a_distorted_raw_image_gives_the_3d_of_the_rectified_one():
     # A RealSense-like plumb_bob lens; hands and object near the image corner, where it bends
     # pixels most. The network sees the raw image: its 2D outputs are the raw projections.

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from occrobnet_ros import geometry
-from occrobnet_ros.data.augment import AugmentConfig, augment, flip_sample, rolled
+from occrobnet_ros.crop_policy import roll_matrix, rolled
+from occrobnet_ros.data.augment import AugmentConfig, augment, flip_sample
 from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample, training_seeds
 from occrobnet_ros.data.targets import (
     BOX_CORNER_SIGNS,
@@ -15,7 +16,6 @@ from occrobnet_ros.data.targets import (
     collate,
     make_example,
     object_reference,
-    roll_matrix,
 )
 from occrobnet_ros.model import render_heatmaps
 from occrobnet_ros.model.tokens import input_to_heatmap

@@ -84,21 +84,9 @@ def draw_crop(
     roll = 0.0
     if rng.random() < config.roll_probability:
         roll = float(np.deg2rad(np.clip(rng.normal(), -2, 2) * config.roll_degrees))
-    return Crop(rolled(geometry.crop_transform(box, input_size), roll, input_size), roll)
-
-
-def rolled(affine: np.ndarray, roll: float, input_size: int) -> np.ndarray:
-    """``affine`` followed by a rotation of ``roll`` rad about the crop centre."""
-    c, s = np.cos(roll), np.sin(roll)
-    centre = (input_size - 1) / 2.0
-    rotation = np.array(
-        [
-            [c, -s, centre - c * centre + s * centre],
-            [s, c, centre - s * centre - c * centre],
-            [0, 0, 1],
-        ]
+    return Crop(
+        crop_policy.rolled(geometry.crop_transform(box, input_size), roll, input_size), roll
     )
-    return (rotation @ np.vstack([affine, [0.0, 0.0, 1.0]]))[:2]
 
 
 def colour_scale(rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:

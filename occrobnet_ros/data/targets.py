@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from occrobnet_ros import geometry
+from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.skeleton import LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, WRIST
 
@@ -94,12 +94,6 @@ def warp_mask(mask: np.ndarray, affine: np.ndarray, input_size: int) -> np.ndarr
     return warped > 127
 
 
-def roll_matrix(roll: float) -> np.ndarray:
-    """The camera-frame rotation about the optical axis that matches an image roll."""
-    c, s = np.cos(roll), np.sin(roll)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def annotated_joints(sample: Sample) -> np.ndarray:
     """[42] bool: the joints with ground truth (see the module docstring)."""
     present = np.repeat(np.asarray(sample.hand_valid, bool), NUM_JOINTS)
@@ -110,7 +104,7 @@ def annotated_joints(sample: Sample) -> np.ndarray:
 def hand_targets(sample: Sample, crop: Crop) -> dict[str, np.ndarray]:
     """joints_2d, joints_3d (root-relative per hand), joint_valid, joint_visible,
     hand_valid and rel_root of ``sample`` in the crop."""
-    rotation = roll_matrix(crop.roll)
+    rotation = crop_policy.roll_matrix(crop.roll)
     hand_valid = np.asarray(sample.hand_valid, bool)
     joint_valid = annotated_joints(sample)
     joints_2d = geometry.apply_affine(crop.affine, sample.joints_2d)
@@ -159,7 +153,7 @@ def object_targets(sample: Sample, crop: Crop, input_size: int) -> dict[str, np.
     }
     if not valid:
         return targets
-    rotation = roll_matrix(crop.roll)
+    rotation = crop_policy.roll_matrix(crop.roll)
     rest = corners_in_model_order(sample.object_corners_rest)
     corners_image = geometry.project(
         rest @ sample.object_rotation.T + sample.object_translation, sample.K

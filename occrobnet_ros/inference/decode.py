@@ -12,7 +12,7 @@ metres in the camera optical frame, keypoints in raw image pixels.
 
 import numpy as np
 
-from occrobnet_ros import geometry
+from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.prediction import VISIBILITY_UNKNOWN, HandEstimate, ObjectEstimate, Prediction
 from occrobnet_ros.skeleton import HAND_NAMES, LEFT, NUM_HANDS, NUM_JOINTS, RIGHT, hand_slice
 
@@ -44,6 +44,9 @@ def decode_prediction(
     is TOKEN_RADIUS_FACTOR x the identity radius (12 px for a 256-px input);
     ``object_reference_hand``: the model config's (the wrist its object offsets start at)."""
     to_image = geometry.invert_affine(transform)
+    # The network sees a rolled crop's 3D turned by the roll (crop_policy.roll_matrix): rows
+    # times this turn it back to the camera frame (the identity for an unrolled crop).
+    unroll = crop_policy.roll_matrix(crop_policy.crop_roll(transform))
     prediction = Prediction()
     hand_probability = _sigmoid(outputs["hand_presence"][i])
     joints_crop = outputs["joints_2d"][i]
@@ -63,7 +66,7 @@ def decode_prediction(
             hand,
             float(hand_probability[hand]),
             joints_2d[hand_slice(hand)],
-            outputs["joints_3d"][i][hand_slice(hand)].astype(np.float64),
+            outputs["joints_3d"][i][hand_slice(hand)].astype(np.float64) @ unroll,
             outputs["joint_confidence"][i][hand_slice(hand)].astype(np.float64),
             K,
             lens,
@@ -80,7 +83,9 @@ def decode_prediction(
         probability = float(_sigmoid(outputs["object_presence"][i]))
         if probability >= object_threshold:
             wrist = _reference_wrist(prediction, object_reference_hand)
-            prediction.object = _decode_object(outputs, i, to_image, K, lens, probability, wrist)
+            prediction.object = _decode_object(
+                outputs, i, to_image, unroll, K, lens, probability, wrist
+            )
     return prediction
 
 
@@ -152,16 +157,18 @@ def _decode_hand(hand, probability, uv, joints_rel, confidence, K, lens) -> Hand
     )
 
 
-def _decode_object(outputs, i, to_image, K, lens, probability, wrist=None) -> ObjectEstimate:
+def _decode_object(
+    outputs, i, to_image, unroll, K, lens, probability, wrist=None
+) -> ObjectEstimate:
     """The object's pose. Its origin is the placed wrist plus the translation head's offset
     (KT's relative translation) when a hand was placed, else solved from its 2D box corners,
-    which are coarser (MODEL_CARD.md, "Decoding choices")."""
-    rotation = outputs["object_rotation"][i].astype(np.float64)
+    which are coarser (MODEL_CARD.md, "Decoding choices"). ``unroll``: as decode_prediction's."""
+    rotation = unroll.T @ outputs["object_rotation"][i].astype(np.float64)
     if wrist is not None and "object_translation" in outputs:
-        origin = wrist + outputs["object_translation"][i].astype(np.float64)
+        origin = wrist + outputs["object_translation"][i].astype(np.float64) @ unroll
     else:
         corners_2d = geometry.apply_affine(to_image, outputs["object_corners_2d"][i])
-        corners_rel = outputs["object_corners_rel"][i].astype(np.float64)
+        corners_rel = outputs["object_corners_rel"][i].astype(np.float64) @ unroll
         try:
             origin = geometry.solve_translation(_pinhole(corners_2d, K, lens), corners_rel, K)
         except ValueError:

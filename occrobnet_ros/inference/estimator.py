@@ -125,6 +125,11 @@ class Estimator:
         self.hand_detector = hand_detector
         variant = HAND_DETECTORS[hand_detector]
         self._palms = HandDetector(variant, self.device) if variant else None
+        # With a palm detector, the first look at a lone hand is upright, as MediaPipe crops it
+        # (crop_policy; tracking stays axis-aligned: upright tracking crops scored lower on the
+        # real photos' streams). Only the 3D representation: its outputs turn with the crop's
+        # roll, which the decoder undoes (2.5D lifts with unrolled intrinsics).
+        self.upright = variant is not None and self.config.pose_representation == "3d"
         self.tracks = TrackIds()  # ids of the streamed frames' hands and object, and counts
         self.reset()
 
@@ -248,7 +253,11 @@ class Estimator:
         started = time.perf_counter()
         palms = self._palms.detect(rgb)
         regions = [(palm.roi_center, palm.roi_size, palm.roi_rotation) for palm in palms]
-        transform = crop_policy.detection_transform(regions, self.input_size) if palms else full
+        transform = (
+            crop_policy.detection_transform(regions, self.input_size, self.upright)
+            if palms
+            else full
+        )
         return _Look(transform, palms=palms, seconds=time.perf_counter() - started)
 
     def _confirm_hands(
