@@ -1,6 +1,7 @@
 """The keypoint front-end options of issue 22 (docs/paper_recipe.md): each changes what it
 should, and at its default changes nothing (the embedded checkpoint's outputs on a fixed input
-are those recorded before the options existed, test/data/embedded_checkpoint_outputs.json)."""
+are pinned in test/data/embedded_checkpoint_outputs.json, recorded with the defaults; they were
+first recorded before the options existed, and again whenever the checkpoint changed)."""
 
 import json
 from pathlib import Path
@@ -29,11 +30,12 @@ def small_config(**overrides) -> OccRobNetConfig:
 
 
 def test_the_embedded_checkpoint_gives_its_recorded_outputs():
-    """Its stored config lacks the new keys: their defaults must rebuild the old network."""
+    """Its stored config has the front end's defaults: they must rebuild the same outputs."""
     torch.set_num_threads(1)
     model, config = load_model(WEIGHTS)
     stored = json.loads(model_metadata_config())
-    assert "token_features" not in stored  # the old config, so the defaults are what is tested
+    defaults = {"token_features": "pyramid", "token_heatmap_stride": 0, "peak_nms_radius": 0.0}
+    assert {key: stored.get(key, value) for key, value in defaults.items()} == defaults
     size = config.input_size
     images = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
