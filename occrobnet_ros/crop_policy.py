@@ -100,10 +100,8 @@ def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
 
 def _square_transform(points: np.ndarray, input_size: int, margin: float, roll: float):
     """The square box of ``points`` seen turned by ``roll`` (enlarged by ``margin``, at least
-    ROI_MIN_SIZE), as a 2x3 image -> crop affine whose roll is ``roll``."""
-    if roll == 0.0:
-        box = geometry.crop_box(points, margin=margin, min_size=ROI_MIN_SIZE)
-        return geometry.crop_transform(box, input_size)
+    ROI_MIN_SIZE), as a 2x3 image -> crop affine whose roll is ``roll`` (at 0, exactly the
+    axis-aligned square: the turn is the identity)."""
     turn = roll_matrix(roll)[:2, :2]
     box = geometry.crop_box(np.asarray(points, np.float64) @ turn.T, margin, ROI_MIN_SIZE)
     affine = geometry.crop_transform(box, input_size)

@@ -33,6 +33,17 @@ def _hand(rng, wrist):
     return rel, rel + wrist
 
 
+def _two_hands_and_an_object():
+    """Both hands (root-relative and absolute joints) and an object (R, origin, box centre,
+    half extent) in front of the camera."""
+    rng = np.random.default_rng(1)
+    right_rel, right_abs = _hand(rng, np.array([0.10, 0.05, 0.55]))
+    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.60]))
+    R = geometry.rotvec_to_matrix(np.array([0.3, -0.2, 0.9]))
+    obj = (R, np.array([0.0, 0.1, 0.5]), np.array([0.0, 0.0, 0.01]), np.array([0.03, 0.04, 0.08]))
+    return right_rel, right_abs, left_rel, left_abs, obj
+
+
 def _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform):
     """Network outputs that are exactly consistent with a known scene, in crop pixels."""
     R, t_origin, centre_obj, half = obj
@@ -56,11 +67,8 @@ def _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform):
 
 
 def test_decode_recovers_metric_poses_in_the_camera_frame():
-    rng = np.random.default_rng(1)
-    right_rel, right_abs = _hand(rng, np.array([0.10, 0.05, 0.55]))
-    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.60]))
-    R = geometry.rotvec_to_matrix(np.array([0.3, -0.2, 0.9]))
-    obj = (R, np.array([0.0, 0.1, 0.5]), np.array([0.0, 0.0, 0.01]), np.array([0.03, 0.04, 0.08]))
+    right_rel, right_abs, left_rel, left_abs, obj = _two_hands_and_an_object()
+    R = obj[0]
     transform = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
     outputs = _outputs_for(right_abs, right_rel, left_abs, left_rel, obj, transform)
 
@@ -81,11 +89,8 @@ def test_decode_recovers_metric_poses_in_the_camera_frame():
 def test_a_rolled_crop_decodes_to_the_camera_frame_poses(roll):
     """An upright crop is rolled (crop_policy): the network sees its 3D turned by the roll,
     as training's roll augmentation shows it, and the decoder turns it back."""
-    rng = np.random.default_rng(3)
-    right_rel, right_abs = _hand(rng, np.array([0.10, 0.05, 0.55]))
-    left_rel, left_abs = _hand(rng, np.array([-0.12, 0.02, 0.60]))
-    R = geometry.rotvec_to_matrix(np.array([0.3, -0.2, 0.9]))
-    obj = (R, np.array([0.0, 0.1, 0.5]), np.array([0.0, 0.0, 0.01]), np.array([0.03, 0.04, 0.08]))
+    right_rel, right_abs, left_rel, left_abs, obj = _two_hands_and_an_object()
+    R = obj[0]
     plain = crop_policy.roi_transform(geometry.project(right_abs, K), 256)
     transform = crop_policy.rolled(plain, roll, 256)
     assert crop_policy.crop_roll(transform) == pytest.approx(roll)
