@@ -40,13 +40,9 @@ from occrobnet_ros.data.rendered.object_mesh import OBJECT_LABEL, object_mesh
 from occrobnet_ros.data.rendered.renderer import Lighting, Mesh, renderer, soften_edges
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.synthetic import appearance
-from occrobnet_ros.data.synthetic.generator import (
-    PinholeCamera,
-    assemble_sample,
-    joint_visibility,
-)
+from occrobnet_ros.data.synthetic.generator import PinholeCamera, assemble_sample
 from occrobnet_ros.data.synthetic.objects import BOX, SYMMETRY_Z180, SceneObject
-from occrobnet_ros.skeleton import NUM_HANDS, NUM_JOINTS, PARENTS
+from occrobnet_ros.skeleton import PARENTS
 
 EMPTY_SCENE = "empty"
 _NAIL_COLOUR = np.array([0.93, 0.8, 0.78])
@@ -249,21 +245,12 @@ def camera_effects(rng, image: np.ndarray, config: RenderedConfig) -> np.ndarray
 
 def ground_truth(seed, kind, image, buffers, hands, obj, config) -> Sample:
     """The ``Sample`` of a rendered frame; ``buffers`` has the label pass's depth and label."""
-    K = buffers.K
-    joints = np.full((NUM_HANDS * NUM_JOINTS, 3), np.nan)
-    visible = np.zeros(NUM_HANDS * NUM_JOINTS, dtype=bool)
-    for side, hand in enumerate(hands):
-        if hand is None:
-            continue
-        rows = slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)
-        joints[rows] = hand.joints
+
+    def margin(hand, joints):  # the skin's depth in front of each joint, from the mesh
         local = hand.local()
         skin = hand_mesh.skin_in_front(
-            hand.asset, hand.to_camera(local.vertices), local.faces, joints[rows]
+            hand.asset, hand.to_camera(local.vertices), local.faces, joints
         )
-        margin = joints[rows, 2] - skin + config.visibility_tolerance
-        visible[rows] = joint_visibility(joints[rows], margin, side + 1, buffers)
-    hand_valid = np.array([hand is not None for hand in hands])
-    return assemble_sample(
-        seed, kind, image, K, joints, visible, hand_valid, buffers.label, buffers.depth, obj
-    )
+        return joints[:, 2] - skin + config.visibility_tolerance
+
+    return assemble_sample(seed, kind, image, buffers, hands, obj, margin)

@@ -303,28 +303,28 @@ def _draw_object(canvas, obj: SceneObject, light) -> None:
 
 
 def _ground_truth(seed, kind, image, canvas, hands, obj, config) -> Sample:
-    K = canvas.K
+    def margin(hand, joints):
+        return hand_model.joint_surface_radius(hand.shape) + config.visibility_tolerance
+
+    return assemble_sample(seed, kind, image, canvas, hands, obj, margin)
+
+
+def assemble_sample(seed, kind, image, canvas, hands, obj: SceneObject | None, margin) -> Sample:
+    """A generated frame's Sample (both generators): each placed hand's joints and which of
+    them the label pass ``canvas`` (K, depth, label) shows (``joint_visibility``, with
+    ``margin(hand, joints)`` [21] m, how far the generator's skin may lie in front of a joint
+    it still counts as seen), the masks from the label image (OBJECT_LABEL, hands 1 and 2),
+    the object's pose and box (NaN without an object) and the occlusion bucket."""
+    K, label, depth = canvas.K, canvas.label, canvas.depth
     joints = np.full((NUM_HANDS * NUM_JOINTS, 3), np.nan)
     visible = np.zeros(NUM_HANDS * NUM_JOINTS, dtype=bool)
     for side, hand in enumerate(hands):
-        if hand is None:
-            continue
-        rows = slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)
-        joints[rows] = hand.joints
-        margin = hand_model.joint_surface_radius(hand.shape) + config.visibility_tolerance
-        visible[rows] = joint_visibility(joints[rows], margin, side + 1, canvas)
+        if hand is not None:
+            rows = slice(side * NUM_JOINTS, (side + 1) * NUM_JOINTS)
+            joints[rows] = hand.joints
+            seen_within = margin(hand, joints[rows])
+            visible[rows] = joint_visibility(joints[rows], seen_within, side + 1, canvas)
     hand_valid = np.array([hand is not None for hand in hands])
-    return assemble_sample(
-        seed, kind, image, K, joints, visible, hand_valid, canvas.label, canvas.depth, obj
-    )
-
-
-def assemble_sample(
-    seed, kind, image, K, joints, visible, hand_valid, label, depth, obj: SceneObject | None
-) -> Sample:
-    """A generated frame's Sample (both generators): the joints and their visibility as the
-    generator found them, the masks from the label image (OBJECT_LABEL, hands 1 and 2), the
-    object's pose and box (NaN without an object) and the occlusion bucket."""
     if obj is not None:
         rotation, translation = obj.rotation, obj.translation
         corners_rest, corners = obj.corners_rest, obj.corners_camera
