@@ -9,4 +9,4 @@ for _key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_
     os.environ[_key] = isolated_ros_env()[_key]
 
 # Fixtures shared by several test modules.
-from train_fixtures import model_yaml  # noqa: E402, F401
+from train_fixtures import model_yaml, roots  # noqa: E402, F401

@@ -16,7 +16,6 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from test_data_readers import write_h2o3d, write_ho3d, write_interhand
 from train_fixtures import TINY
 
 from occrobnet_ros import cli
@@ -25,7 +24,6 @@ from occrobnet_ros.training.state import learning_rate
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("interhand", "ho3d", "h2o3d")
-WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}
 DOC = REPO / "docs" / "paper_recipe.md"
 
 
@@ -250,14 +248,6 @@ def test_each_paper_model_config_loads_and_builds(dataset):
 
 
 # --- (c) each recipe trains through the CLI ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def roots(tmp_path_factory):
-    base = tmp_path_factory.mktemp("datasets")
-    for name, write in WRITERS.items():
-        write(base / name)
-    return {name: base / name for name in WRITERS}
 
 
 def small_run(dataset: str, root: Path, out: Path, *extra) -> list[str]:

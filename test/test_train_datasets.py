@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_data_readers import write_h2o3d, write_ho3d, write_interhand
-from train_fixtures import TINY
+from test_data_readers import write_ho3d
+from train_fixtures import TINY, WRITERS
 
 from occrobnet_ros import cli
 from occrobnet_ros.data.augment import AugmentConfig
@@ -29,19 +29,9 @@ from occrobnet_ros.model import load_model
 from occrobnet_ros.training.datasets import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}
 SIZE = TINY["input_size"]
 FLIP = AugmentConfig(flip_probability=1.0)
 DDP_TIMEOUT_S = 180
-
-
-@pytest.fixture(scope="module")
-def roots(tmp_path_factory):
-    """Each dataset's fixture root (2-3 training frames)."""
-    base = tmp_path_factory.mktemp("datasets")
-    for name, write in WRITERS.items():
-        write(base / name)
-    return {name: base / name for name in WRITERS}
 
 
 def train_arguments(dataset, root, out, *extra, steps=4):

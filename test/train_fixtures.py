@@ -1,10 +1,14 @@
-"""The small model config the training tests train (test_train.py, test_train_datasets.py)."""
+"""What the training tests share: the small model config they train (test_train.py,
+test_train_datasets.py, test_paper_recipe.py) and the datasets' fixture roots."""
 
 import json
 
 import pytest
+from test_data_readers import write_h2o3d, write_ho3d, write_interhand
 
 from occrobnet_ros.model import OccRobNetConfig
+
+WRITERS = {"interhand": write_interhand, "ho3d": write_ho3d, "h2o3d": write_h2o3d}
 
 TINY = {
     "name": "test_tiny",
@@ -30,3 +34,12 @@ def model_yaml(tmp_path_factory):
     path = tmp_path_factory.mktemp("config") / "tiny.json"
     path.write_text(json.dumps(OccRobNetConfig(**TINY).to_dict()))
     return path
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    """Each dataset's fixture root (2-3 training frames), by dataset name."""
+    base = tmp_path_factory.mktemp("datasets")
+    for name, write in WRITERS.items():
+        write(base / name)
+    return {name: base / name for name in WRITERS}
