@@ -17,11 +17,14 @@ network sees crops at inference that it never saw in training:
   ``ROI`` box, so training's ROI crops cover it. A single hand's square can be taken upright
   (``upright=True``): turned so that the hand's fingers point up, as MediaPipe crops for its
   landmark network and as the generator's hands mostly stand; the turn is a crop roll, as
-  training's roll augmentation makes (``rolled``, ``roll_matrix``).
+  training's roll augmentation makes (``rolled``, ``roll_matrix``). Training shows the network
+  such upright hand squares too (``upright_roll``; data/augment.py's ``upright_fraction``).
 - A dataset's own box (evaluation): squared about its centre and enlarged by
   ``DATASET_BOX_SCALE``, as InterHand2.6M's and Keypoint Transformer's ``process_bbox`` do
   with an annotation box; a box that is already a crop (RootNet's output) is used at scale 1.
 """
+
+import math
 
 import numpy as np
 
@@ -98,11 +101,27 @@ def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
     return _square_transform(points_2d, input_size, ROI_MARGIN, 0.0)
 
 
+def upright_roll(wrist: np.ndarray, middle_mcp: np.ndarray) -> float:
+    """The crop roll (rad) that turns the wrist -> middle-finger MCP vector (image px) to point
+    up: the palm detector's upright square (hand_detection.palm_rotation, negated)."""
+    dx, dy = np.subtract(middle_mcp, wrist)
+    return math.atan2(-dy, dx) - math.pi / 2
+
+
+def turned(points: np.ndarray, roll: float) -> np.ndarray:
+    """Image points [N, 2] as a crop of roll ``roll`` sees them, before its scale and shift."""
+    return np.asarray(points, np.float64) @ roll_matrix(roll)[:2, :2].T
+
+
+def turned_box_transform(box: np.ndarray, roll: float, input_size: int) -> np.ndarray:
+    """The 2x3 affine image -> crop of the square ``box`` [x0, y0, x1, y1] drawn around
+    ``turned(points, roll)``: its roll is ``roll`` (at 0, exactly the axis-aligned square)."""
+    affine = geometry.crop_transform(box, input_size)
+    return np.column_stack([affine[:, :2] @ roll_matrix(roll)[:2, :2], affine[:, 2]])
+
+
 def _square_transform(points: np.ndarray, input_size: int, margin: float, roll: float):
     """The square box of ``points`` seen turned by ``roll`` (enlarged by ``margin``, at least
-    ROI_MIN_SIZE), as a 2x3 image -> crop affine whose roll is ``roll`` (at 0, exactly the
-    axis-aligned square: the turn is the identity)."""
-    turn = roll_matrix(roll)[:2, :2]
-    box = geometry.crop_box(np.asarray(points, np.float64) @ turn.T, margin, ROI_MIN_SIZE)
-    affine = geometry.crop_transform(box, input_size)
-    return np.column_stack([affine[:, :2] @ turn, affine[:, 2]])
+    ROI_MIN_SIZE), as a 2x3 image -> crop affine whose roll is ``roll``."""
+    box = geometry.crop_box(turned(points, roll), margin, ROI_MIN_SIZE)
+    return turned_box_transform(box, roll, input_size)

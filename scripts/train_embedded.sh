@@ -18,7 +18,8 @@
 #                                           checkpoint itself (same network, so the node's speed
 #                                           is unchanged) on rendered frames; MINUTES (default
 #                                           50) of wall-clock schedule; DATASET (default
-#                                           synthetic; rendered for "tiny"), LR
+#                                           synthetic; rendered for "tiny"), LR, UPRIGHT (the
+#                                           fraction of upright palm crops, default 0)
 #   scripts/train_embedded.sh resume N      continue that run (same code snapshot) with its
 #                                           schedule stretched to N steps
 #   scripts/train_embedded.sh export        copy its latest checkpoint to weights/ in float16 and
@@ -70,6 +71,7 @@ real)
         --schedule-minutes "$MINUTES" --time-limit-minutes "$((MINUTES + 5))" \
         --batch-size 16 --lr "${LR:-1e-4}" --warmup-steps 50 --final-lr-fraction 0.1 \
         --gt-token-fraction 0 --empty-fraction 0.1 --data-start "${DATA_START:-400000}" \
+        --augment "upright_fraction=${UPRIGHT:-0}" \
         --seed "${SEED:-2}" --workers 1 --threads 2 --checkpoint-minutes 5 \
         --checkpoint-every 250 --val-every 250 --val-size 64 > "$OUT/train.log" 2>&1 &
     echo "training in the background, pid $!; follow $OUT/train.log and $OUT/val.csv"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from occrobnet_ros import geometry
-from occrobnet_ros.crop_policy import roll_matrix, rolled
+from occrobnet_ros.crop_policy import crop_roll, roll_matrix, rolled
 from occrobnet_ros.data.augment import AugmentConfig, augment, flip_sample
 from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample, training_seeds
 from occrobnet_ros.data.targets import (
@@ -88,6 +88,30 @@ def test_roll_rotates_2d_and_3d_alike(samples):
     np.testing.assert_allclose(
         targets["joints_3d"][rows].numpy(), root_relative @ roll_matrix(roll).T, atol=1e-6
     )
+
+
+def test_upright_crops_turn_a_hand_fingers_up_as_the_palm_detector_does(samples):
+    """With upright_fraction 1 every crop holds one hand with its wrist -> middle MCP vector
+    pointing up (within the roll jitter's 2 sigma) and its joints in the crop (give or take the
+    shift and scale jitter), and has a roll the 3D targets follow (the affine's own
+    rotation)."""
+    rng = np.random.default_rng(0)
+    config = AugmentConfig(flip_probability=0.0, upright_fraction=1.0)
+    for sample in [s for s in samples if s.hand_valid.any()]:
+        _, crop, _ = augment(rng, sample, SIZE, config)
+        assert crop_roll(crop.affine) == pytest.approx(
+            np.arctan2(np.sin(crop.roll), np.cos(crop.roll)), abs=1e-9
+        )
+        _, targets = make_example(sample, crop, SIZE)
+        joints = targets["joints_2d"].numpy()
+
+        def upright_and_framed(hand: int) -> bool:
+            rows = joints[21 * hand : 21 * hand + 21]
+            dx, dy = rows[9] - rows[0]
+            upright = abs(np.degrees(np.arctan2(dx, -dy))) <= 2 * 10.0 + 1e-6
+            return upright and bool(((rows > -0.25 * SIZE) & (rows < 1.25 * SIZE)).all())
+
+        assert any(upright_and_framed(hand) for hand in np.flatnonzero(sample.hand_valid))
 
 
 def test_heatmap_peaks_land_on_the_joints(samples):

@@ -5,7 +5,10 @@ of up to 15 % of the box, a scale of ``1 + clip(N(0, 1), -1, 1) * 0.25``, a roll
 ``clip(N(0, 1), -2, 2) * 45`` degrees with probability 0.6 and a per-channel colour scale in
 [0.8, 1.2]. The crop itself follows crop_policy.py (full frame for a fraction of samples, else
 the box around the ground-truth joints and object corners), so training sees the crops the
-estimator makes.
+estimator makes. With ``upright_fraction`` > 0, that fraction of the samples is instead the
+crop the palm detector's first look makes (crop_policy ``DETECTED``, upright): one hand's square
+turned fingers-up, with the same shift and scale jitter and a small roll for the detector's
+own angle error.
 
 A horizontal flip turns a right hand into a left one: ``flip_sample`` mirrors the image, the
 camera and the 3D scene together and swaps the two hands, so the flipped sample is a correct
@@ -30,12 +33,15 @@ from occrobnet_ros import crop_policy, geometry
 from occrobnet_ros.data.readers.record import Record
 from occrobnet_ros.data.sample import Sample
 from occrobnet_ros.data.targets import Crop, annotated_joints
-from occrobnet_ros.skeleton import NUM_JOINTS
+from occrobnet_ros.skeleton import MIDDLE_MCP, NUM_JOINTS, WRIST, hand_slice
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])  # x -> -x: the camera-frame mirror of a horizontal flip
 # Hand-mask labels under a flip: right (1) and left (2) trade places, anything else is 0.
 SWAP_HAND_LABELS = np.zeros(256, np.uint8)
 SWAP_HAND_LABELS[1], SWAP_HAND_LABELS[2] = 2, 1
+# The palm detector's upright squares are off by a few degrees (its wrist and MCP keypoints):
+# the upright crops' roll jitter, degrees (standard deviation, clipped at 2).
+UPRIGHT_ROLL_JITTER_DEGREES = 10.0
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,12 @@ class AugmentConfig:
     roll_probability: float = 0.6
     colour: float = 0.2  # per-channel scale in [1 - colour, 1 + colour]
     flip_probability: float = 0.5
+    upright_fraction: float = 0.0  # one hand's upright square, as the palm detector crops
 
     @classmethod
     def none(cls) -> "AugmentConfig":
         """No augmentation: always the plain ROI crop (evaluation)."""
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def roi_points(sample: Sample) -> np.ndarray:
@@ -67,26 +74,60 @@ def roi_points(sample: Sample) -> np.ndarray:
 def draw_crop(
     rng: np.random.Generator, sample: Sample, input_size: int, config: AugmentConfig
 ) -> Crop:
-    """A full-frame or jittered ROI crop of ``sample``."""
+    """A full-frame, upright-hand or jittered ROI crop of ``sample``."""
+    # Drawn only when asked for, so that the other crops' draws stay those of earlier runs.
+    if config.upright_fraction > 0 and rng.random() < config.upright_fraction:
+        hand = _upright_hand(rng, sample)
+        if hand is not None:
+            return _upright_crop(rng, hand, input_size, config)
     height, width = sample.image.shape[:2]
     points = roi_points(sample)
     points = points[np.isfinite(points).all(axis=1)]
     # An empty frame has nothing to crop around: the estimator then sees the whole frame.
     if rng.random() < config.full_frame_fraction or len(points) == 0:
         return Crop(crop_policy.full_frame_transform(width, height, input_size))
-    box = geometry.crop_box(
-        points, margin=crop_policy.ROI_MARGIN, min_size=crop_policy.ROI_MIN_SIZE
-    )
-    side = box[2] - box[0]
-    centre = (box[:2] + box[2:]) / 2 + np.clip(rng.normal(size=2), -1, 1) * config.shift * side
-    half = side * (1 + np.clip(rng.normal(), -1, 1) * config.scale) / 2
-    box = np.concatenate([centre - half, centre + half])
+    box = _jittered(rng, _roi_box(points), config)
     roll = 0.0
     if rng.random() < config.roll_probability:
         roll = float(np.deg2rad(np.clip(rng.normal(), -2, 2) * config.roll_degrees))
     return Crop(
         crop_policy.rolled(geometry.crop_transform(box, input_size), roll, input_size), roll
     )
+
+
+def _roi_box(points: np.ndarray) -> np.ndarray:
+    return geometry.crop_box(
+        points, margin=crop_policy.ROI_MARGIN, min_size=crop_policy.ROI_MIN_SIZE
+    )
+
+
+def _jittered(rng: np.random.Generator, box: np.ndarray, config: AugmentConfig) -> np.ndarray:
+    """The square ``box`` shifted and scaled by up to ``config``'s fractions of its side."""
+    side = box[2] - box[0]
+    centre = (box[:2] + box[2:]) / 2 + np.clip(rng.normal(size=2), -1, 1) * config.shift * side
+    half = side * (1 + np.clip(rng.normal(), -1, 1) * config.scale) / 2
+    return np.concatenate([centre - half, centre + half])
+
+
+def _upright_hand(rng: np.random.Generator, sample: Sample) -> np.ndarray | None:
+    """The annotated 2D joints [N, 2] of one of the sample's hands (the wrist first, then the
+    middle MCP), picked at random among those whose wrist and middle MCP are annotated."""
+    annotated = annotated_joints(sample) & np.isfinite(sample.joints_2d).all(axis=1)
+    hands = []
+    for side in np.flatnonzero(sample.hand_valid):
+        rows = np.arange(NUM_JOINTS)[annotated[hand_slice(side)]]
+        if WRIST in rows and MIDDLE_MCP in rows:
+            order = [WRIST, MIDDLE_MCP] + [j for j in rows if j not in (WRIST, MIDDLE_MCP)]
+            hands.append(sample.joints_2d[hand_slice(side)][order])
+    return hands[rng.integers(len(hands))] if hands else None
+
+
+def _upright_crop(rng, joints_2d: np.ndarray, input_size: int, config: AugmentConfig) -> Crop:
+    """The jittered square around one hand's joints, turned so that its fingers point up."""
+    jitter = np.clip(rng.normal(), -2, 2) * UPRIGHT_ROLL_JITTER_DEGREES
+    roll = crop_policy.upright_roll(joints_2d[0], joints_2d[1]) + float(np.deg2rad(jitter))
+    box = _jittered(rng, _roi_box(crop_policy.turned(joints_2d, roll)), config)
+    return Crop(crop_policy.turned_box_transform(box, roll, input_size), roll)
 
 
 def colour_scale(rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
