@@ -63,6 +63,7 @@ RECIPE = {
     "augment.colour": (0.2, KT_AUGMENT),
     "augment.flip_probability": (per(0.5, 0.0, 0.0), KT_AUGMENT),  # H2O-3D: ours
     "augment.full_frame_fraction": (0.0, KT_AUGMENT),
+    "augment.upright_fraction": (0.0, KT_AUGMENT),
 }
 KT_CONFIG = "KT main/config.py "
 MODEL = {
