@@ -103,7 +103,9 @@ def roi_transform(points_2d: np.ndarray, input_size: int) -> np.ndarray:
 
 def upright_roll(wrist: np.ndarray, middle_mcp: np.ndarray) -> float:
     """The crop roll (rad) that turns the wrist -> middle-finger MCP vector (image px) to point
-    up: the palm detector's upright square (hand_detection.palm_rotation, negated)."""
+    up: the palm detector's upright square (hand_detection.palm_rotation, negated; that module
+    sits a layer up and stays free of OpenCV, so it keeps its own line, and a test holds the
+    two equal)."""
     dx, dy = np.subtract(middle_mcp, wrist)
     return math.atan2(-dy, dx) - math.pi / 2
 

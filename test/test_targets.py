@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from occrobnet_ros import geometry
-from occrobnet_ros.crop_policy import crop_roll, roll_matrix, rolled
-from occrobnet_ros.data.augment import AugmentConfig, augment, flip_sample
+from occrobnet_ros.crop_policy import crop_roll, roll_matrix, rolled, upright_roll
+from occrobnet_ros.data.augment import (
+    UPRIGHT_ROLL_JITTER_DEGREES,
+    AugmentConfig,
+    augment,
+    flip_sample,
+)
 from occrobnet_ros.data.synthetic import SyntheticConfig, generate_sample, training_seeds
 from occrobnet_ros.data.targets import (
     BOX_CORNER_SIGNS,
@@ -108,10 +113,24 @@ def test_upright_crops_turn_a_hand_fingers_up_as_the_palm_detector_does(samples)
         def upright_and_framed(hand: int) -> bool:
             rows = joints[21 * hand : 21 * hand + 21]
             dx, dy = rows[9] - rows[0]
-            upright = abs(np.degrees(np.arctan2(dx, -dy))) <= 2 * 10.0 + 1e-6
+            tilt = abs(np.degrees(np.arctan2(dx, -dy)))
+            upright = tilt <= 2 * UPRIGHT_ROLL_JITTER_DEGREES + 1e-6
             return upright and bool(((rows > -0.25 * SIZE) & (rows < 1.25 * SIZE)).all())
 
         assert any(upright_and_framed(hand) for hand in np.flatnonzero(sample.hand_valid))
+
+
+def test_the_upright_roll_is_the_palm_detectors_rotation_undone():
+    """Training's upright crops turn a hand as the palm detector's first look does."""
+    from occrobnet_ros.inference.hand_detection import palm_rotation
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        keypoints = rng.uniform(0, 640, (7, 2))
+        roll = upright_roll(keypoints[0], keypoints[2])  # the palm's wrist and middle MCP
+        difference = roll + palm_rotation(keypoints)
+        assert np.sin(difference) == pytest.approx(0.0, abs=1e-9)
+        assert np.cos(difference) == pytest.approx(1.0)
 
 
 def test_heatmap_peaks_land_on_the_joints(samples):
